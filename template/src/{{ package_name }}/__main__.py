@@ -1,0 +1,82 @@
+"""``python -m <package> [serve]``: run the service with uvicorn."""
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+
+import structlog
+import uvicorn
+
+from .app import create_app
+from .health import Lifecycle
+from .observability.logging import configure_logging
+from .settings import get_settings
+
+logger = structlog.get_logger()
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that marks the service not-ready the moment a stop signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, delay: float) -> None:
+        super().__init__(config)
+        self._lifecycle = lifecycle
+        self._delay = delay
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Like uvicorn's, but a drained stop on SIGTERM/SIGINT exits 0 instead of re-raising."""
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the captured signal after shutdown (exit status 143); a clean,
+            # drained stop is a success for the orchestrator, so forget SIGTERM and SIGINT.
+            self._captured_signals = [
+                s for s in self._captured_signals if s not in (signal.SIGTERM, signal.SIGINT)
+            ]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self._lifecycle.shutting_down:
+            self._lifecycle.begin_shutdown()
+            logger.info("service.stopping", signal=signal.Signals(sig).name, delay_s=self._delay)
+            if self._delay > 0:
+                # Keep serving (readiness at 503) so load balancers stop routing here first.
+                asyncio.get_running_loop().call_later(self._delay, super().handle_exit, sig, frame)
+                return
+        super().handle_exit(sig, frame)
+
+
+def serve() -> int:
+    """Serve until SIGTERM/SIGINT, then drain in-flight requests and exit."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        lifespan="on",
+    )
+    server = _Server(config, app.state.lifecycle, settings.shutdown_delay)
+    server.run()
+    return 0 if server.started else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"])
+    parser.parse_args(argv)
+    return serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The example resource: create, read and list items."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from ..deps import ItemsDep
+from ..models import Item, ItemCreate, ItemPage
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Invalid item", **_PROBLEM}},
+)
+async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:
+    """Create an item; the Location header points at it."""
+    item = await items.add(data)
+    response.headers["Location"] = f"{router.prefix}/{item.id}"
+    return item
+
+
+@router.get("/{item_id}", responses={404: {"description": "No such item", **_PROBLEM}})
+async def get_item(item_id: UUID, items: ItemsDep) -> Item:
+    """Return one item by id."""
+    item = await items.get(item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No item with id {item_id}.")
+    return item
+
+
+@router.get("")
+async def list_items(
+    items: ItemsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ItemPage:
+    """List items, oldest first, a page at a time."""
+    page, total = await items.list(limit=limit, offset=offset)
+    return ItemPage(items=page, total=total, limit=limit, offset=offset)

@@ -1,0 +1,33 @@
+"""The example resource's API models."""
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Item", "ItemCreate", "ItemPage"]
+
+
+class ItemCreate(BaseModel):
+    """What a client sends to create an item."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, examples=["blue widget"])
+    quantity: int = Field(default=1, ge=0, le=1_000_000)
+
+
+class Item(ItemCreate):
+    """A stored item."""
+
+    id: UUID
+    created_at: datetime
+
+
+class ItemPage(BaseModel):
+    """One page of items, oldest first."""
+
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int

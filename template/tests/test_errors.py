@@ -1,0 +1,62 @@
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    """Routes that do not exist answer problem+json, not FastAPI's default body."""
+    response = client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Not Found"
+
+
+def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
+    """A method a route does not accept is a 405 problem that keeps the Allow header."""
+    response = client.delete("/items")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] in {"GET", "POST", "GET, POST"}
+
+
+def test_unhandled_error_is_a_500_problem_without_internals(app: FastAPI) -> None:
+    """A crash in a handler becomes a 500 problem with the request id and no traceback."""
+
+    @app.get("/boom")
+    async def boom() -> None:
+        password = "s3cr3t-value"  # noqa: S105 - must never reach the client
+        raise RuntimeError(f"exploded with {password}")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"X-Request-ID": "crash-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "crash-1"
+    body = response.json()
+    assert body["request_id"] == "crash-1"
+    assert body["status"] == 500
+    assert "s3cr3t" not in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
+
+
+def test_well_formed_request_id_is_echoed(client: TestClient) -> None:
+    """A caller's X-Request-ID comes back unchanged."""
+    response = client.get("/livez", headers={"X-Request-ID": "abc-123.def"})
+    assert response.headers["x-request-id"] == "abc-123.def"
+
+
+def test_malformed_request_id_is_replaced(client: TestClient) -> None:
+    """An X-Request-ID that is too long or has odd characters is replaced by a fresh id."""
+    for bad in ["x" * 200, "has space", "semi;colon", "<script>"]:
+        response = client.get("/livez", headers={"X-Request-ID": bad})
+        echoed = response.headers["x-request-id"]
+        assert echoed != bad
+        assert len(echoed) == 32
+        int(echoed, 16)
+
+
+def test_each_request_without_an_id_gets_a_new_one(client: TestClient) -> None:
+    """Generated request ids differ between requests."""
+    first = client.get("/livez").headers["x-request-id"]
+    second = client.get("/livez").headers["x-request-id"]
+    assert first != second

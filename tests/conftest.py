@@ -1,0 +1,107 @@
+"""One way to render the template: baseline answers plus overrides."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Every question's answer, spelled out, so a test says only what it changes.
+BASE_ANSWERS: dict[str, Any] = {
+    "project_name": "Orders Service",
+    "project_slug": "orders-service",
+    "package_name": "orders_service",
+    "description": "Takes and tracks customer orders",
+    "author_name": "Platform Team",
+    "author_email": "platform-team@example.com",
+    "python_version": "3.12",
+    "http_port": 8000,
+}
+
+# Option sets rendered in every tier; together they cover every value of every choice.
+OPTION_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "py311-billing": {
+        "project_name": "Billing API",
+        "project_slug": "billing-api",
+        "package_name": "billing_api",
+        "python_version": "3.11",
+        "http_port": 9000,
+        "description": 'Bills "customers" \\ monthly: a description with quotes & backslashes',
+    },
+    "py313-inventory": {
+        "project_name": "Inventory",
+        "project_slug": "inventory",
+        "package_name": "inventory_core",
+        "python_version": "3.13",
+        "http_port": 65535,
+        "author_name": "Zoë O'Brien",
+    },
+}
+
+
+def uv_bin() -> str:
+    """The uv executable installed with the template's dev dependencies (or on PATH)."""
+    local = Path(sys.executable).with_name("uv")
+    found = str(local) if local.exists() else shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv is required: install the template's dev dependencies")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for commands run inside a rendered project (no outer venv leaking in)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = os.pathsep.join([str(Path(uv_bin()).parent), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def render(
+    template: Path, dst: Path, *, tasks: bool = False, **overrides: Any
+) -> Path:
+    """Render the template into ``dst`` with the baseline answers plus ``overrides``."""
+    copier.run_copy(
+        str(template),
+        dst,
+        data={**BASE_ANSWERS, **overrides},
+        defaults=True,
+        unsafe=True,
+        skip_tasks=not tasks,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return dst
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in a project, failing the test with its output if it fails."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session", name="template")
+def _template(copier_template: Path) -> Path:
+    """A clean git copy of the template (copier.yml, extensions/, template/) from pytest-copier."""
+    return copier_template
+
+
+@pytest.fixture(scope="session")
+def copier_template_paths() -> list[str]:
+    """Copy only the template itself (not .git, venvs or caches) into pytest-copier's repo."""
+    return ["copier.yml", "extensions", "template"]
