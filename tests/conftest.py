@@ -11,8 +11,14 @@ from typing import Any
 
 import copier
 import pytest
+from plumbum import local
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Copier tasks (``uv lock``) and rendered projects find uv beside this interpreter. Copier
+# runs tasks with plumbum's environment, a snapshot taken at import, so patch both.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+local.env["PATH"] = os.environ["PATH"]
 
 # Every question's answer, spelled out, so a test says only what it changes.
 BASE_ANSWERS: dict[str, Any] = {

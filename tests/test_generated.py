@@ -1,0 +1,121 @@
+"""Tier 3: rendered projects install and pass their own ruff, mypy --strict and pytest.
+
+Dependencies are resolved afresh at copy time (the template's ``uv lock`` task), so a release
+that breaks generated services fails here first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import BASE_ANSWERS, OPTION_SETS, clean_env, render, run, uv_bin
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", name="projects")
+def _projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each option set rendered with tasks (so uv.lock is created), committed and synced."""
+    projects: dict[str, Path] = {}
+    for name, answers in OPTION_SETS.items():
+        project = render(template, tmp_path_factory.mktemp(name) / "svc", tasks=True, **answers)
+        assert (project / "uv.lock").is_file(), "the copy task did not lock dependencies"
+        run(["git", "init", "-q"], project)
+        run(["git", "add", "-A"], project)
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"], project)
+        run([uv_bin(), "sync", "--locked", "--quiet"], project)
+        projects[name] = project
+    return projects
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_ruff_passes_and_formatting_is_stable(projects: dict[str, Path], option_set: str) -> None:
+    """ruff check passes, and ruff format changes nothing that was committed."""
+    project = projects[option_set]
+    run([uv_bin(), "run", "--no-sync", "ruff", "check", "."], project)
+    run([uv_bin(), "run", "--no-sync", "ruff", "format", "."], project)
+    status = run(["git", "status", "--porcelain"], project).stdout
+    assert status == "", f"ruff format changed generated files:\n{status}"
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_mypy_strict_passes(projects: dict[str, Path], option_set: str) -> None:
+    """The generated code and tests type-check under mypy --strict."""
+    run([uv_bin(), "run", "--no-sync", "mypy", "--strict"], projects[option_set])
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str) -> None:
+    """The project's own pytest suite passes."""
+    result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], projects[option_set])
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[str, Path]) -> None:
+    """The default service serves /readyz, writes only JSON lines, and exits 0 on SIGTERM."""
+    project = projects["default"]
+    package = BASE_ANSWERS["package_name"]
+    prefix = package.upper() + "_"
+    port = _free_port()
+    shutdown_timeout = 5
+    env = clean_env(**{f"{prefix}PORT": str(port), f"{prefix}SHUTDOWN_TIMEOUT": str(shutdown_timeout)})
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(project / ".venv" / "bin" / "python"), "-m", package],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = started + 30
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert ready, "service never answered /readyz with 200"
+        info = httpx.get(f"{base}/info").json()
+        assert info["name"] == BASE_ANSWERS["project_slug"]
+        created = httpx.post(f"{base}/items", json={"name": "x"}, headers={"X-Request-ID": "tpl-1"})
+        assert created.status_code == 201
+        bad = httpx.post(f"{base}/items", content=b"{not json", headers={"content-type": "application/json"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+
+        stop = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=shutdown_timeout + 5)
+        assert process.returncode == 0, stderr
+        assert time.monotonic() - stop < shutdown_timeout
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert lines
+    for line in lines:
+        assert {"timestamp", "level", "event", "logger"} <= line.keys(), line
+    access = [line for line in lines if line["event"] == "http.request"]
+    assert any(line.get("request_id") == "tpl-1" and line["route"] == "/items" for line in access)
+    assert stderr.strip() == "", f"unexpected stderr output: {stderr}"
+    assert os.path.exists(project / "uv.lock")
