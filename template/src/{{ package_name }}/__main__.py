@@ -16,7 +16,7 @@ from .health import Lifecycle
 from .observability.logging import configure_logging
 from .settings import get_settings
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(f"{__package__}.server")
 
 
 class _Server(uvicorn.Server):
