@@ -29,14 +29,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     registry = HealthRegistry(default_timeout=settings.readiness_timeout)
     lifecycle = Lifecycle()
+    upstreams = Upstreams.from_settings(settings)
+    upstreams.register_readiness(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         repository = InMemoryItemRepository()
         if "items" not in registry.names():
             registry.register("items", repository.ping)
-        upstreams = Upstreams.from_settings(settings)
-        upstreams.register_readiness(registry)
+        upstreams.open()
         logger.info(
             "service.started",
             service=settings.service_name,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.health = registry
     app.state.lifecycle = lifecycle
+    app.state.upstreams = upstreams
     app.dependency_overrides[get_settings] = lambda: settings
 
     install_problem_handlers(app)

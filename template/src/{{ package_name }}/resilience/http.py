@@ -198,6 +198,11 @@ class Upstream:
             raise UpstreamError(self.name, message)
         raise CheckWarning(message + "; answering from fallback")
 
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose`` has run."""
+        return self._client.is_closed
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
