@@ -146,9 +146,9 @@ class Upstream:
 
         async def attempt(request: httpx.Request, *, upstream: str) -> httpx.Response:
             remaining = deadline - time.monotonic() - _ATTEMPT_MARGIN_S
+            if remaining <= 0:  # the budget is spent: no attempt, and nothing for the breaker
+                raise TimeoutError
             with self.breaker.guard():
-                if remaining <= 0:
-                    raise TimeoutError
                 async with asyncio.timeout(remaining):
                     response = await self._client.send(request)
                 if response.status_code in RETRYABLE_STATUSES:
@@ -169,9 +169,9 @@ class Upstream:
         except BreakerOpenError:
             raise
         except (TimeoutError, httpx.TimeoutException) as exc:
-            budget = f"no answer within {self.config.total_timeout:g}s"
-            raise UpstreamTimeoutError(self.name, budget) from exc
-        except httpx.TransportError as exc:
+            detail = f"{type(exc).__name__} (budget {self.config.total_timeout:g}s)"
+            raise UpstreamTimeoutError(self.name, detail) from exc
+        except httpx.RequestError as exc:
             raise UpstreamUnavailableError(self.name, type(exc).__name__) from exc
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
