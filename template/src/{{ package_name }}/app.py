@@ -8,11 +8,12 @@ import structlog
 from fastapi import FastAPI
 
 from . import __version__
-from .api import health, items
+from .api import health, items, stock
 from .health import HealthRegistry, Lifecycle
 from .middleware import RequestContextMiddleware
 from .problems import install_problem_handlers
 from .repository import InMemoryItemRepository
+from .resilience import Upstreams
 from .settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -28,12 +29,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     registry = HealthRegistry(default_timeout=settings.readiness_timeout)
     lifecycle = Lifecycle()
+    upstreams = Upstreams.from_settings(settings)
+    upstreams.register_readiness(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         repository = InMemoryItemRepository()
         if "items" not in registry.names():
             registry.register("items", repository.ping)
+        upstreams.open()
         logger.info(
             "service.started",
             service=settings.service_name,
@@ -41,9 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             environment=settings.app_env,
         )
         try:
-            yield {"items": repository}
+            yield {"items": repository, "upstreams": upstreams}
         finally:
             lifecycle.begin_shutdown()
+            await upstreams.aclose()
             logger.info("service.stopped", service=settings.service_name)
 
     app = FastAPI(
@@ -54,10 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.health = registry
     app.state.lifecycle = lifecycle
+    app.state.upstreams = upstreams
     app.dependency_overrides[get_settings] = lambda: settings
 
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(items.router)
+    app.include_router(stock.router)
     app.add_middleware(RequestContextMiddleware, quiet_paths=QUIET_PATHS)
     return app

@@ -10,30 +10,44 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CheckResult", "HealthRegistry", "Lifecycle", "ReadinessReport"]
+__all__ = ["CheckResult", "CheckWarning", "HealthRegistry", "Lifecycle", "ReadinessReport"]
 
 Check = Callable[[], Awaitable[None]]
+
+
+class CheckWarning(Exception):  # noqa: N818 - it is a result, not an error
+    """Raised by a check to report a degraded dependency that must not fail readiness.
+
+    For example an optional upstream whose circuit breaker is open: the service still answers
+    (from a fallback), so taking it out of the load balancer would only make things worse.
+    """
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one readiness check."""
 
-    status: Literal["pass", "fail"]
+    status: Literal["pass", "warn", "fail"]
     latency_ms: float
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class ReadinessReport:
-    """Results of every check; ready only when all of them passed."""
+    """Results of every check; ready only when none of them failed (a warning is ready)."""
 
     checks: dict[str, CheckResult]
 
     @property
     def ready(self) -> bool:
-        """True when every check passed (and trivially when none is registered)."""
-        return all(result.status == "pass" for result in self.checks.values())
+        """True when no check failed (and trivially when none is registered)."""
+        return all(result.status != "fail" for result in self.checks.values())
+
+    @property
+    def status(self) -> Literal["pass", "warn", "fail"]:
+        """The worst status of any check."""
+        statuses = {result.status for result in self.checks.values()}
+        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
 
 @dataclass
@@ -69,14 +83,19 @@ class HealthRegistry:
     async def _run_one(registered: _Registered) -> CheckResult:
         started = time.perf_counter()
         error: str | None = None
+        warning: str | None = None
         try:
             async with asyncio.timeout(registered.timeout):
                 await registered.check()
+        except CheckWarning as exc:
+            warning = str(exc)
         except TimeoutError:
             error = f"timed out after {registered.timeout:g}s"
         except Exception as exc:  # a failing dependency must never fail the probe itself
             error = type(exc).__name__ + (f": {str(exc)[:200]}" if str(exc) else "")
         latency = round((time.perf_counter() - started) * 1000, 3)
+        if warning is not None:
+            return CheckResult("warn", latency, warning)
         return CheckResult("fail" if error else "pass", latency, error)
 
 

@@ -40,7 +40,7 @@ async def readyz(registry: RegistryDep, lifecycle: LifecycleDep) -> Response:
             checks=checks,
         )
     return Response(
-        orjson.dumps({"status": "pass", "checks": checks}), media_type="application/json"
+        orjson.dumps({"status": report.status, "checks": checks}), media_type="application/json"
     )
 
 

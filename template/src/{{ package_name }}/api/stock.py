@@ -1,0 +1,73 @@
+"""Graceful degradation, by example: an item's stock, asked of an upstream stock service.
+
+While the upstream answers, its figure is returned (``source: upstream``). While it cannot
+(its breaker is open, the call timed out or failed, or it answered nonsense), the endpoint
+still answers 200 from the item's own recorded quantity and says so (``source: fallback``,
+``degraded: true`` and the ``reason``). With no upstream configured the service runs
+standalone and answers from local data (``source: local``).
+"""
+
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ValidationError
+
+from ..deps import ItemsDep, UpstreamsDep
+from ..resilience import BreakerOpenError, UpstreamError, UpstreamTimeoutError
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+logger = structlog.get_logger()
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+class Stock(BaseModel):
+    """How many of an item are available, and where that figure came from."""
+
+    item_id: UUID
+    available: int
+    source: Literal["upstream", "local", "fallback"]
+    degraded: bool = False
+    reason: str | None = None
+
+
+class _UpstreamStock(BaseModel):
+    available: int
+
+
+@router.get("/{item_id}/stock", responses={404: {"description": "No such item", **_PROBLEM}})
+async def get_stock(item_id: UUID, items: ItemsDep, upstreams: UpstreamsDep) -> Stock:
+    """The item's available stock from the stock service, or a marked fallback when it is down."""
+    item = await items.get(item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No item with id {item_id}.")
+    upstream = upstreams.get("stock")
+    if upstream is None:
+        return Stock(item_id=item_id, available=item.quantity, source="local")
+
+    reason: str
+    try:
+        response = await upstream.get(f"/stock/{item_id}")
+    except BreakerOpenError:
+        reason = "circuit_open"
+    except UpstreamTimeoutError:
+        reason = "timeout"
+    except UpstreamError:
+        reason = "unavailable"
+    else:
+        if response.status_code == status.HTTP_200_OK:
+            try:
+                answer = _UpstreamStock.model_validate_json(response.content)
+            except ValidationError:
+                reason = "bad_response"
+            else:
+                return Stock(item_id=item_id, available=answer.available, source="upstream")
+        else:
+            reason = f"status_{response.status_code}"
+    logger.info("stock.fallback", item_id=str(item_id), reason=reason)
+    return Stock(
+        item_id=item_id, available=item.quantity, source="fallback", degraded=True, reason=reason
+    )

@@ -1,0 +1,208 @@
+"""Outbound HTTP: one ``httpx.AsyncClient`` per upstream, with timeouts, retries and a breaker.
+
+``Upstream.request()`` sends a request so that it
+
+- never takes longer than ``total_timeout`` in all (attempts and backoff waits together), and
+  each attempt is bounded by the connect and read timeouts;
+- is retried by the ``RetryPolicy`` when that is safe (see ``retry.py``);
+- passes through the upstream's ``Breaker``: each attempt is one call, and while the breaker
+  is open no connection is made at all;
+- carries the ``X-Request-ID`` of the request being served, so logs join up across services.
+
+It returns the final ``httpx.Response`` (whatever its status: a 4xx is the caller's to read, a
+5xx that outlived its retries too), or raises ``BreakerOpenError`` (failed fast),
+``UpstreamTimeoutError`` (the budget ran out) or ``UpstreamUnavailableError`` (connection failures).
+Callers turn those into a fallback or a problem response.
+
+Clients are built in the app's lifespan from settings (``upstreams.Upstreams``) and closed
+when it ends.
+"""
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+
+from ..health import CheckWarning
+from ..settings import Settings
+from .breaker import Breaker, BreakerOpenError
+from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
+from .retry import RETRYABLE_STATUSES, RetryableStatusError, RetryPolicy, is_retry_safe
+
+__all__ = [
+    "Upstream",
+    "UpstreamConfig",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "UpstreamUnavailableError",
+]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Each attempt stops this much before the call's deadline, so the attempt (which the breaker
+# counts) times out rather than the whole call (which it does not see).
+_ATTEMPT_MARGIN_S = 0.005
+
+
+class _ServerError(Exception):
+    """A 5xx that is not worth retrying, raised inside the breaker so that it counts."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"upstream answered {response.status_code}")
+        self.response = response
+
+
+def _is_upstream_failure(exc: BaseException) -> bool:
+    """What the breaker counts: timeouts, connection failures and 5xx answers (not 4xx/429)."""
+    if isinstance(exc, RetryableStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(
+        exc,
+        _ServerError
+        | TimeoutError
+        | httpx.TimeoutException
+        | httpx.NetworkError
+        | httpx.RemoteProtocolError,
+    )
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """Everything that shapes calls to one upstream."""
+
+    name: str
+    base_url: str
+    connect_timeout: float = 1.0
+    read_timeout: float = 2.0
+    total_timeout: float = 5.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
+    required: bool = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, name: str, base_url: str, *, required: bool = False
+    ) -> "UpstreamConfig":
+        """The service-wide timeouts, retry and breaker settings applied to one upstream."""
+        return cls(
+            name=name,
+            base_url=base_url,
+            connect_timeout=settings.http_connect_timeout,
+            read_timeout=settings.http_read_timeout,
+            total_timeout=settings.http_total_timeout,
+            retry=RetryPolicy(
+                attempts=settings.retry_attempts,
+                timeout=settings.http_total_timeout,
+                wait_initial=settings.retry_wait_initial,
+                wait_max=settings.retry_wait_max,
+                wait_jitter=settings.retry_wait_jitter,
+                retry_after_max=settings.retry_after_max,
+            ),
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_timeout=settings.breaker_reset_timeout,
+            required=required,
+        )
+
+
+def _current_request_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None
+
+
+class Upstream:
+    """A client for one upstream service; use ``request``/``get``/``post``, then ``aclose``."""
+
+    def __init__(self, config: UpstreamConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.breaker = Breaker(
+            config.name,
+            failure_threshold=config.failure_threshold,
+            reset_timeout=config.reset_timeout,
+            is_failure=_is_upstream_failure,
+        )
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url,
+            timeout=httpx.Timeout(
+                config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
+            ),
+            follow_redirects=False,
+        )
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send one logical request (see the module docstring for what can be raised)."""
+        self.breaker.check()  # before any work: an open breaker costs microseconds
+        request = self._client.build_request(method, url, headers=headers, **kwargs)
+        request_id = _current_request_id()
+        if request_id and REQUEST_ID_HEADER not in request.headers:
+            request.headers[REQUEST_ID_HEADER] = request_id
+        deadline = time.monotonic() + self.config.total_timeout
+
+        async def attempt(request: httpx.Request, *, upstream: str) -> httpx.Response:
+            remaining = deadline - time.monotonic() - _ATTEMPT_MARGIN_S
+            if remaining <= 0:  # the budget is spent: no attempt, and nothing for the breaker
+                raise TimeoutError
+            with self.breaker.guard():
+                async with asyncio.timeout(remaining):
+                    response = await self._client.send(request)
+                if response.status_code in RETRYABLE_STATUSES:
+                    raise RetryableStatusError(response)
+                if response.status_code >= 500:
+                    raise _ServerError(response)
+            return response
+
+        try:
+            async with asyncio.timeout(self.config.total_timeout):
+                if is_retry_safe(request):
+                    return await self.config.retry.call(
+                        attempt, request, deadline=deadline, upstream=self.name
+                    )
+                return await attempt(request, upstream=self.name)
+        except (RetryableStatusError, _ServerError) as exc:
+            return exc.response
+        except BreakerOpenError:
+            raise
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            detail = f"{type(exc).__name__} (budget {self.config.total_timeout:g}s)"
+            raise UpstreamTimeoutError(self.name, detail) from exc
+        except httpx.RequestError as exc:
+            raise UpstreamUnavailableError(self.name, type(exc).__name__) from exc
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("GET", url, ...)``."""
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("POST", url, ...)``; retried only with an ``Idempotency-Key`` header."""
+        return await self.request("POST", url, **kwargs)
+
+    async def readiness(self) -> None:
+        """Readiness check that reports the breaker without calling the upstream.
+
+        An open breaker fails readiness only for a ``required`` upstream; for an optional one
+        it is a warning (the service still answers, from its fallback).
+        """
+        if self.breaker.state == "closed":
+            return
+        message = (
+            f"circuit {self.breaker.state}, {self.breaker.failure_count} failures; "
+            f"next trial in {self.breaker.retry_in():.1f}s"
+        )
+        if self.config.required:
+            raise UpstreamError(self.name, message)
+        raise CheckWarning(message + "; answering from fallback")
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose`` has run."""
+        return self._client.is_closed
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Retries, circuit breakers, timeouts and graceful degradation, over real sockets."""
