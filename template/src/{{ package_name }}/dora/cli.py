@@ -70,7 +70,10 @@ def _time(value: str) -> datetime:
 
 def _parser() -> argparse.ArgumentParser:
     package = (__package__ or "").rpartition(".")[0]
-    parser = argparse.ArgumentParser(prog=f"python -m {package} dora", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {package} dora",
+        description="DORA metrics from the git history and the deployment log (JSON Lines).",
+    )
     commands = parser.add_subparsers(dest="action", required=True)
     report = commands.add_parser("report", help="print the four metrics and their bands")
     report.add_argument("--log", type=Path, required=True, help="deployment log (JSON Lines)")

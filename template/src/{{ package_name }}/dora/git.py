@@ -46,7 +46,7 @@ class GitHistory:
         if not COMMIT.match(commit):
             raise UnknownCommitError(f"{commit!r} is not a git SHA")
         try:
-            return self._run("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}").strip()
+            return self._run("rev-parse", "--verify", "--quiet", commit + "^{commit}").strip()
         except GitError:
             raise UnknownCommitError(
                 f"commit {commit} is not in the git history of {self._repo} "
