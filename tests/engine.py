@@ -57,7 +57,7 @@ def docker_env() -> dict[str, str]:
 def docker(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the docker client against our engine."""
     result = subprocess.run(
-        [docker_cli(), *args], env=docker_env(), capture_output=True, text=True, timeout=timeout
+        [docker_cli(), *args], env=docker_env(), capture_output=True, text=True, timeout=timeout, check=False
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
@@ -82,21 +82,22 @@ def start_engine(log: Path) -> subprocess.Popen[bytes] | None:
         raise EngineUnavailable("starting dockerd needs root")
     SOCKET.parent.mkdir(parents=True, exist_ok=True)
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            dockerd,
-            f"--host=unix://{SOCKET}",
-            f"--data-root={DATA_ROOT}",
-            f"--exec-root={SOCKET.parent / 'exec'}",
-            f"--pidfile={SOCKET.parent / 'dockerd.pid'}",
-            "--bridge=none",
-            "--iptables=false",
-            "--ip6tables=false",
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                dockerd,
+                f"--host=unix://{SOCKET}",
+                f"--data-root={DATA_ROOT}",
+                f"--exec-root={SOCKET.parent / 'exec'}",
+                f"--pidfile={SOCKET.parent / 'dockerd.pid'}",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -197,7 +198,7 @@ def build_python_stand_in(version: str) -> str:
 
 def build_uv_stand_in(dockerfile: Path) -> str:
     """Build (once) the stand-in for the uv image the Dockerfile copies uv from."""
-    match = re.search(r"^FROM (ghcr\.io/astral-sh/uv:\S+)", dockerfile.read_text(), re.M)
+    match = re.search(r"^FROM (ghcr\.io/astral-sh/uv:\S+)", dockerfile.read_text(), re.MULTILINE)
     if not match:
         raise RuntimeError("the Dockerfile does not name a ghcr.io/astral-sh/uv image")
     name = match.group(1)

@@ -13,7 +13,6 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import BASE_ANSWERS, OPTION_SETS, render
 
 KUBERNETES_VERSION = "1.37.0"  # the newest schema set kubernetes-validate ships
@@ -160,7 +159,7 @@ def test_shell_scripts_pass_shellcheck(rendered: dict[str, Path], option_set: st
 
 def settings_fields(project: Path, package: str) -> set[str]:
     text = (project / "src" / package / "settings.py").read_text()
-    return set(re.findall(r"^    (\w+): ", text, re.M))
+    return set(re.findall(r"^    (\w+): ", text, re.MULTILINE))
 
 
 def routes(project: Path, package: str) -> set[str]:
@@ -226,15 +225,15 @@ def test_dockerfile_and_compose_match_the_service(rendered: dict[str, Path], opt
     package, port = answers["package_name"], answers["http_port"]
     prefix = package.upper() + "_"
     text = (project / "Dockerfile").read_text()
-    stages = re.split(r"^FROM ", text, flags=re.M)
+    stages = re.split(r"^FROM ", text, flags=re.MULTILINE)
     runtime = stages[-1]
     assert runtime.startswith(f"python:{answers['python_version']}-slim-bookworm AS runtime")
-    (user,) = re.findall(r"^USER (\S+)$", runtime, re.M)
+    (user,) = re.findall(r"^USER (\S+)$", runtime, re.MULTILINE)
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) > 0 and gid.isdigit() and int(gid) > 0
-    assert re.search(rf"^\s+{prefix}HOST=0\.0\.0\.0 ", runtime, re.M)
-    assert re.search(rf"^\s+{prefix}PORT={port} ", runtime, re.M)
-    assert re.search(rf"^EXPOSE {port}$", runtime, re.M)
+    assert re.search(rf"^\s+{prefix}HOST=0\.0\.0\.0 ", runtime, re.MULTILINE)
+    assert re.search(rf"^\s+{prefix}PORT={port} ", runtime, re.MULTILINE)
+    assert re.search(rf"^EXPOSE {port}$", runtime, re.MULTILINE)
     assert f'ENTRYPOINT ["python", "-m", "{package}"]' in runtime
     assert "uv" not in runtime.replace("/app/.venv", ""), "uv must not reach the runtime stage"
     assert "uv sync --locked" in stages[-2]

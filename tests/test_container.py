@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import engine
 import httpx
 import pytest
 import yaml
-
-import engine
 from conftest import BASE_ANSWERS, render
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
