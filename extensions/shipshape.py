@@ -98,3 +98,5 @@ class DerivedNames(ContextHook):
         context["env_prefix"] = package.upper() + "_"
         version = str(context.get("python_version", "3.12"))
         context["python_tag"] = "py" + version.replace(".", "")
+        # Kubernetes object names are DNS labels: at most 63 characters, no trailing '-'.
+        context["k8s_name"] = str(context.get("project_slug", package))[:63].rstrip("-")

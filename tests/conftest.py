@@ -30,6 +30,7 @@ BASE_ANSWERS: dict[str, Any] = {
     "author_email": "platform-team@example.com",
     "python_version": "3.12",
     "http_port": 8000,
+    "ci_provider": "github",
 }
 
 # Option sets rendered in every tier; together they cover every value of every choice.
@@ -42,6 +43,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "python_version": "3.11",
         "http_port": 9000,
         "description": 'Bills "customers" \\ monthly: a description with quotes & backslashes',
+        "ci_provider": "gitlab",
     },
     "py313-inventory": {
         "project_name": "Inventory",

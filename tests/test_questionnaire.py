@@ -47,6 +47,8 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         child.send(CLEAR_LINE + "80" + ENTER)
         child.expect("http_port must be a whole number from 1024 to 65535")
         child.send(CLEAR_LINE + "8081" + ENTER)
+        child.expect("CI system")
+        child.send(ENTER)  # keep github
         child.expect(pexpect.EOF, timeout=60)
     finally:
         child.close()
@@ -56,5 +58,6 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
     assert answers["project_slug"] == "shipping-labels"
     assert answers["package_name"] == "labels_core"
     assert answers["http_port"] == 8081
+    assert answers["ci_provider"] == "github"
     assert (dst / "src" / "labels_core" / "app.py").is_file()
     assert not (dst / "src" / "logging").exists()

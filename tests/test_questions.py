@@ -44,6 +44,7 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("http_port", 1023, "http_port must be a whole number from 1024 to 65535"),
     ("http_port", 65536, "http_port must be a whole number from 1024 to 65535"),
     ("python_version", "3.10", "3.10"),
+    ("ci_provider", "jenkins", "jenkins"),
 ]
 
 

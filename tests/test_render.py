@@ -12,7 +12,8 @@ import yaml
 
 from conftest import BASE_ANSWERS, OPTION_SETS, render
 
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#|%\}")
+# `${{ ... }}` (GitHub Actions expressions) and `${#array[@]}` (bash) are not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|(?<!\$)\{#|%\}")
 VALID_NAME = re.compile(r"^[A-Za-z0-9_.@-]+$")
 
 
