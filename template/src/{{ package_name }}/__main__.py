@@ -11,9 +11,11 @@ from types import FrameType
 import structlog
 import uvicorn
 
+from . import __version__
 from .app import create_app
 from .health import Lifecycle
 from .observability.logging import configure_logging
+from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
 from .settings import get_settings
 
 logger = structlog.get_logger(f"{__package__}.server")
@@ -39,20 +41,40 @@ class _Server(uvicorn.Server):
             ]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # This runs as a signal handler, possibly in the middle of a log write on this very
+        # thread: logging here would deadlock on the writer's lock. Hand the work to the loop.
         if not self._lifecycle.shutting_down:
             self._lifecycle.begin_shutdown()
-            logger.info("service.stopping", signal=signal.Signals(sig).name, delay_s=self._delay)
-            if self._delay > 0:
-                # Keep serving (readiness at 503) so load balancers stop routing here first.
-                asyncio.get_running_loop().call_later(self._delay, super().handle_exit, sig, frame)
-                return
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # signal before the loop started: just stop
+                loop = None
+            if loop is not None:
+                loop.call_soon_threadsafe(self._announce_stop, sig)
+                if self._delay > 0:
+                    # Keep serving (readiness at 503) so load balancers stop routing here first.
+                    stop = super().handle_exit
+                    loop.call_soon_threadsafe(loop.call_later, self._delay, stop, sig, frame)
+                    return
         super().handle_exit(sig, frame)
+
+    def _announce_stop(self, sig: int) -> None:
+        logger.info("service.stopping", signal=signal.Signals(sig).name, delay_s=self._delay)
 
 
 def serve() -> int:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests and exit."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        provider = configure_tracing(
+            service_name=settings.service_name,
+            service_version=__version__,
+            environment=settings.app_env,
+        )
+    except TracingConfigError as exc:
+        logger.error("tracing.misconfigured", error=str(exc))
+        return 2
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -66,7 +88,10 @@ def serve() -> int:
         lifespan="on",
     )
     server = _Server(config, app.state.lifecycle, settings.shutdown_delay)
-    server.run()
+    try:
+        server.run()
+    finally:
+        shutdown_tracing(provider)  # flush the spans still queued
     return 0 if server.started else 1
 
 

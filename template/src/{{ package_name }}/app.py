@@ -6,11 +6,14 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry import trace
 
 from . import __version__
-from .api import health, items, stock
+from .api import health, items, metrics, stock
 from .health import HealthRegistry, Lifecycle
 from .middleware import RequestContextMiddleware
+from .observability.metrics import HttpMetrics
+from .observability.tracing import ServerSpans, tracing_enabled
 from .problems import install_problem_handlers
 from .repository import InMemoryItemRepository
 from .resilience import Upstreams
@@ -18,19 +21,31 @@ from .settings import Settings, get_settings
 
 __all__ = ["create_app"]
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(__name__)
 
-# Probes hit these every few seconds: log them only when they fail.
-QUIET_PATHS = frozenset({"/livez", "/readyz"})
+# Probes and scrapes hit these every few seconds: not traced, not counted, logged on failure.
+PROBE_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the FastAPI application for the given settings (read from the environment if None)."""
+def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None = None) -> FastAPI:
+    """Build the FastAPI application for the given settings (read from the environment if None).
+
+    Spans go to ``tracer``, by default the global provider's (set up by ``configure_tracing``
+    at process start); with ``OTEL_SDK_DISABLED=true`` no spans are made.
+    """
     settings = settings or get_settings()
     registry = HealthRegistry(default_timeout=settings.readiness_timeout)
     lifecycle = Lifecycle()
     upstreams = Upstreams.from_settings(settings)
     upstreams.register_readiness(registry)
+    http_metrics = HttpMetrics(settings.service_name, __version__, settings.git_commit)
+    registry.add_listener(
+        lambda name, result: http_metrics.record_check(
+            name, result.status == "pass", result.latency_ms
+        )
+    )
+    if tracer is None and tracing_enabled():
+        tracer = trace.get_tracer(__package__ or "service", __version__)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -55,16 +70,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.service_name,
         version=__version__,
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry layer is off: our edge middleware makes the one
+        # server span per request at about half its cost (bench/http_overhead.py), and with
+        # both on every request would be traced twice once a tracer provider is installed.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.health = registry
     app.state.lifecycle = lifecycle
     app.state.upstreams = upstreams
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.metrics = http_metrics
 
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(items.router)
     app.include_router(stock.router)
-    app.add_middleware(RequestContextMiddleware, quiet_paths=QUIET_PATHS)
+    app.include_router(metrics.router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        probe_paths=PROBE_PATHS,
+        spans=ServerSpans(tracer) if tracer is not None else None,
+        metrics=http_metrics,
+    )
     return app

@@ -7,32 +7,42 @@ from fastapi import Depends, Request
 from .health import HealthRegistry, Lifecycle
 from .repository import ItemRepository
 from .resilience.upstreams import Upstreams
-from .settings import Settings, get_settings
+from .settings import Settings
 
 __all__ = ["ItemsDep", "LifecycleDep", "RegistryDep", "SettingsDep", "UpstreamsDep"]
 
 
-def _registry(request: Request) -> HealthRegistry:
+async def _settings(request: Request) -> Settings:
+    """The settings the app was built with.
+
+    Read from app state rather than through ``dependency_overrides``: while any override is
+    registered, FastAPI re-analyses every dependency of every request (measured: -15% req/s).
+    """
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _registry(request: Request) -> HealthRegistry:
     registry: HealthRegistry = request.app.state.health
     return registry
 
 
-def _lifecycle(request: Request) -> Lifecycle:
+async def _lifecycle(request: Request) -> Lifecycle:
     lifecycle: Lifecycle = request.app.state.lifecycle
     return lifecycle
 
 
-def _items(request: Request) -> ItemRepository:
+async def _items(request: Request) -> ItemRepository:
     items: ItemRepository = request.state.items
     return items
 
 
-def _upstreams(request: Request) -> Upstreams:
+async def _upstreams(request: Request) -> Upstreams:
     upstreams: Upstreams = request.state.upstreams
     return upstreams
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
 RegistryDep = Annotated[HealthRegistry, Depends(_registry)]
 LifecycleDep = Annotated[Lifecycle, Depends(_lifecycle)]
 ItemsDep = Annotated[ItemRepository, Depends(_items)]

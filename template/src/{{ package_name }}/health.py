@@ -62,6 +62,11 @@ class HealthRegistry:
 
     default_timeout: float = 2.0
     _checks: dict[str, _Registered] = field(default_factory=dict)
+    _listeners: list[Callable[[str, CheckResult], None]] = field(default_factory=list)
+
+    def add_listener(self, listener: Callable[[str, CheckResult], None]) -> None:
+        """Call ``listener(name, result)`` for every check result (e.g. to export metrics)."""
+        self._listeners.append(listener)
 
     def register(self, name: str, check: Check, *, timeout: float | None = None) -> None:
         """Add a check; a name can be registered once."""
@@ -77,7 +82,11 @@ class HealthRegistry:
         """Run every check concurrently and collect the results."""
         names = list(self._checks)
         results = await asyncio.gather(*(self._run_one(self._checks[n]) for n in names))
-        return ReadinessReport(dict(zip(names, results, strict=True)))
+        report = ReadinessReport(dict(zip(names, results, strict=True)))
+        for listener in self._listeners:
+            for name, result in report.checks.items():
+                listener(name, result)
+        return report
 
     @staticmethod
     async def _run_one(registered: _Registered) -> CheckResult:

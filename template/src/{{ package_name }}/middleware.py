@@ -5,14 +5,16 @@ cheap; it never buffers bodies.
 """
 
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observability.metrics import HttpMetrics
+from .observability.tracing import ServerSpans
 from .problems import problem_response
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
@@ -21,7 +23,7 @@ REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id only if it is short and plain: it ends up in logs and headers.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(__name__)
 
 _CRASH_DETAIL = "The server could not complete the request; quote the request_id if you report it."
 
@@ -44,11 +46,26 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Bind a request id to the logs, echo it, log one access line, turn crashes into 500s."""
+    """The service's one edge middleware: request id, server span, metrics, access line.
 
-    def __init__(self, app: ASGIApp, *, quiet_paths: frozenset[str] = frozenset()) -> None:
+    Doing all four in a single pure-ASGI layer keeps the per-request cost low (each extra
+    middleware layer adds a coroutine and a ``send`` wrapper to every message). It also turns
+    a crash into a problem+json 500. Requests to ``probe_paths`` (health, metrics) are not
+    traced or counted, and are logged only when they fail.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        probe_paths: frozenset[str] = frozenset(),
+        spans: ServerSpans | None = None,
+        metrics: HttpMetrics | None = None,
+    ) -> None:
         self.app = app
-        self.quiet_paths = quiet_paths
+        self.probe_paths = probe_paths
+        self.spans = spans
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -56,12 +73,18 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        probe = scope["path"] in self.probe_paths
+        span = self.spans.start(scope) if self.spans is not None and not probe else None
+        metrics = None if probe else self.metrics
+        if metrics is not None:
+            metrics.in_flight.inc()
         started = time.perf_counter()
         status = 500
         response_started = False
+        crashed = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -74,6 +97,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
+            crashed = True
             logger.exception(
                 "http.unhandled_error", method=scope["method"], route=_route_template(scope)
             )
@@ -88,12 +112,19 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send)
         finally:
-            if scope["path"] not in self.quiet_paths or status >= 500:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            if metrics is not None:
+                metrics.in_flight.dec()
+                metrics.observe(scope["method"], route, status, elapsed)
+            if not probe or status >= 500:
                 logger.info(
                     "http.request",
                     method=scope["method"],
-                    route=_route_template(scope),
+                    route=route,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    duration_ms=round(elapsed * 1000, 3),
                 )
+            if span is not None:
+                ServerSpans.finish(span, route if "route" in scope else None, status, crashed)
             structlog.contextvars.reset_contextvars(**tokens)

@@ -19,7 +19,7 @@ __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_body", "problem_
 
 PROBLEM_JSON = "application/problem+json"
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(__name__)
 
 
 def problem_body(

@@ -1,61 +1,20 @@
 """The service as a real process: start, serve, log JSON, stop cleanly on SIGTERM."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
 
-from {{ package_name }}.settings import ENV_PREFIX
-
-SHUTDOWN_TIMEOUT = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from .service_process import SHUTDOWN_TIMEOUT, running_service
 
 
 @pytest.fixture(name="server")
 def _server() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        f"{ENV_PREFIX}PORT": str(port),
-        f"{ENV_PREFIX}HOST": "127.0.0.1",
-        f"{ENV_PREFIX}SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
-        f"{ENV_PREFIX}LOG_FORMAT": "json",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ package_name }}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail(f"service did not become ready: {process.communicate()[0]}")
-    yield process, base
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    with running_service() as service:
+        yield service.process, service.base
 
 
 def test_real_process_serves_logs_json_and_stops_on_sigterm(

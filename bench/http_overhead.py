@@ -1,0 +1,208 @@
+"""Throughput and latency of the generated service vs a bare FastAPI app, side by side.
+
+Usage: uv run python bench/http_overhead.py [--seconds 8] [--rounds 3] [--connections 32]
+
+Renders the template with the default answers, installs it, and serves, one at a time on the
+same uvicorn settings (one worker, uvloop, httptools):
+
+- bare: a FastAPI app with the same GET route and response model, no middleware, no logs;
+- service variants: the generated service's GET /items/{id} with JSON access logs, metrics
+  and tracing (OTLP/HTTP to a local sink process) at 100% and 10% sampling, and with tracing off.
+
+Load comes from wrk (Debian package `wrk`) in another process. Rounds are interleaved so that
+machine noise hits every variant alike; the table gives the median over rounds and the ratio to
+bare. Needs: uv, wrk, git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import copier
+import httpx
+from plumbum import local
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "orders_service"
+PREFIX = PACKAGE.upper() + "_"
+
+BARE_APP = textwrap.dedent(
+    '''
+    import uuid
+    from datetime import UTC, datetime
+
+    from fastapi import FastAPI, HTTPException
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        id: uuid.UUID
+        name: str
+        quantity: int
+        created_at: datetime
+
+    ITEMS: dict[uuid.UUID, Item] = {}
+    app = FastAPI()
+
+    @app.post("/items", status_code=201)
+    async def create(data: dict[str, object]) -> Item:
+        item = Item(id=uuid.uuid4(), created_at=datetime.now(UTC), name=str(data["name"]), quantity=1)
+        ITEMS[item.id] = item
+        return item
+
+    @app.get("/items/{item_id}")
+    async def get(item_id: uuid.UUID) -> Item:
+        if item_id not in ITEMS:
+            raise HTTPException(404)
+        return ITEMS[item_id]
+    '''
+)
+
+SINK = textwrap.dedent(
+    '''
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+    '''
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def render(workdir: Path) -> Path:
+    local.env["PATH"] = f"{Path(sys.executable).parent}:{local.env.get('PATH', '')}"
+    project = workdir / "svc"
+    copier.run_copy(str(ROOT), project, defaults=True, unsafe=True, quiet=True)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    uv = str(Path(sys.executable).parent / "uv")
+    subprocess.run([uv, "sync", "--quiet", "--no-dev"], cwd=project, check=True, env=env)
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    return project
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(400):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} never answered")
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} non-2xx responses")
+
+    def pct(label: str) -> float:
+        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(match.group(1)), match.group(2)  # type: ignore[union-attr]
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
+
+
+def serve(variant: str, project: Path, workdir: Path, sink_port: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    python = str(project / ".venv" / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    if variant == "bare":
+        cmd = [python, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--no-access-log",
+               "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+        cwd = workdir
+    else:
+        cmd = [python, "-m", PACKAGE]
+        cwd = project
+        env.update({
+            f"{PREFIX}PORT": str(port),
+            "OTEL_SERVICE_NAME": "bench",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        })
+        if variant == "tracing off":
+            env["OTEL_SDK_DISABLED"] = "true"
+        else:
+            ratio = "1.0" if "100%" in variant else "0.1"
+            env.update({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ratio})
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base}/items/00000000-0000-0000-0000-000000000000", process)
+    item = httpx.post(f"{base}/items", json={"name": "bench"}).json()
+    return process, f"{base}/items/{item['id']}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--variants", default="bare,service: tracing off,service: 100% sampled,service: 10% sampled")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    variants = args.variants.split(",")
+    workdir = Path(tempfile.mkdtemp())
+    project = render(workdir)
+    sink_port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    try:
+        for round_ in range(args.rounds):
+            for variant in variants:
+                process, url = serve(variant, project, workdir, sink_port)
+                try:
+                    run_wrk(url, 2, args.connections)  # warm-up
+                    results[variant].append(run_wrk(url, args.seconds, args.connections))
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=30)
+                print(f"round {round_ + 1}: {variant}: {results[variant][-1]}", file=sys.stderr)
+    finally:
+        sink.terminate()
+    med = {v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")} for v, rs in results.items()}
+    bare = med[variants[0]]
+    print(f"\nGET /items/{{id}}, {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}")
+    print(f"{'variant':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
+    for variant in variants:
+        m = med[variant]
+        print(f"{variant:<26}{m['rps']:>9.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}"
+              f"{m['rps'] / bare['rps']:>14.2f}x{m['p99'] / bare['p99']:>12.2f}x")
+
+
+if __name__ == "__main__":
+    main()

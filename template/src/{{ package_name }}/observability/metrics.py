@@ -1,0 +1,110 @@
+"""Prometheus RED metrics behind the edge middleware, on a registry of the app's own.
+
+Labels are bounded: the route template (never the raw path; ``<unmatched>`` for 404s without a
+route), a known HTTP method or ``_OTHER``, and the status class (``2xx``...). Label children are
+cached so a request costs two dictionary look-ups, one increment and one observation.
+"""
+
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+__all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "render"]
+
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
+)
+# Seconds; fine-grained at the low end where a healthy service lives.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class HttpMetrics:
+    """The service's metrics; one instance per app, registered on ``registry``."""
+
+    service_name: str
+    version: str
+    commit: str
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True)
+    )
+
+    def __post_init__(self) -> None:
+        reg = self.registry
+        ProcessCollector(registry=reg)
+        PlatformCollector(registry=reg)
+        GCCollector(registry=reg)
+        self.requests = Counter(
+            "http_server_requests",
+            "HTTP requests served, by method, route template and status class.",
+            ["method", "route", "status_class"],
+            registry=reg,
+        )
+        self.duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Time to serve a request, by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=reg,
+        )
+        self.in_flight = Gauge(
+            "http_server_requests_in_flight", "Requests being served now.", registry=reg
+        )
+        build = Gauge(
+            "service_build_info",
+            "Always 1; the labels say which build is running.",
+            ["service", "version", "commit"],
+            registry=reg,
+        )
+        build.labels(self.service_name, self.version, self.commit).set(1)
+        self.readiness = Gauge(
+            "service_readiness_check_up",
+            "1 when the readiness check passed on its last run, else 0.",
+            ["check"],
+            registry=reg,
+        )
+        self.readiness_latency = Gauge(
+            "service_readiness_check_latency_seconds",
+            "How long the readiness check took on its last run.",
+            ["check"],
+            registry=reg,
+        )
+        self._counters: dict[tuple[str, str, int], MetricWrapperBase] = {}
+        self._histograms: dict[tuple[str, str], MetricWrapperBase] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request and record its duration."""
+        if method not in _KNOWN_METHODS:
+            method = "_OTHER"
+        status_class = status // 100
+        counter = self._counters.get((method, route, status_class))
+        if counter is None:
+            counter = self.requests.labels(method, route, f"{status_class}xx")
+            self._counters[(method, route, status_class)] = counter
+        counter.inc()  # type: ignore[attr-defined]
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = self.duration.labels(method, route)
+            self._histograms[(method, route)] = histogram
+        histogram.observe(seconds)  # type: ignore[attr-defined]
+
+    def record_check(self, name: str, passed: bool, latency_ms: float) -> None:
+        """Export one readiness check result."""
+        self.readiness.labels(name).set(1 if passed else 0)
+        self.readiness_latency.labels(name).set(latency_ms / 1000)
+
+
+def render(metrics: HttpMetrics) -> bytes:
+    """The registry in Prometheus text format."""
+    return generate_latest(metrics.registry)
