@@ -17,6 +17,7 @@ from .observability.tracing import ServerSpans, tracing_enabled
 from .problems import install_problem_handlers
 from .repository import InMemoryItemRepository
 from .resilience import Upstreams
+from .resilience.events import EVENTS
 from .settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         if "items" not in registry.names():
             registry.register("items", repository.ping)
         upstreams.open()
+        for upstream in upstreams:
+            http_metrics.track_breaker(upstream.breaker.name)
+        unsubscribe = EVENTS.subscribe(http_metrics.record_resilience_event)
         logger.info(
             "service.started",
             service=settings.service_name,
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         finally:
             lifecycle.begin_shutdown()
             await upstreams.aclose()
+            unsubscribe()
             logger.info("service.stopped", service=settings.service_name)
 
     app = FastAPI(

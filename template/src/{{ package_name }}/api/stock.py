@@ -19,7 +19,7 @@ from ..resilience import BreakerOpenError, UpstreamError, UpstreamTimeoutError
 
 router = APIRouter(prefix="/items", tags=["items"])
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(__name__)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

@@ -20,6 +20,8 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from ..resilience.events import BreakerRejected, BreakerStateChanged, Event, RetryScheduled
+
 __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "render"]
 
 _KNOWN_METHODS = frozenset(
@@ -80,6 +82,30 @@ class HttpMetrics:
             ["check"],
             registry=reg,
         )
+        self.retries = Counter(
+            "resilience_retries",
+            "Retries scheduled, by operation (the upstream's name for outbound calls).",
+            ["operation"],
+            registry=reg,
+        )
+        self.breaker_transitions = Counter(
+            "resilience_breaker_transitions",
+            "Circuit breaker state changes, by breaker and the state entered.",
+            ["breaker", "state"],
+            registry=reg,
+        )
+        self.breaker_rejections = Counter(
+            "resilience_breaker_rejections",
+            "Calls refused without an attempt because the breaker was open.",
+            ["breaker"],
+            registry=reg,
+        )
+        self.breaker_state = Gauge(
+            "resilience_breaker_state",
+            "Current breaker state: 0 closed, 1 half-open, 2 open.",
+            ["breaker"],
+            registry=reg,
+        )
         self._counters: dict[tuple[str, str, int], MetricWrapperBase] = {}
         self._histograms: dict[tuple[str, str], MetricWrapperBase] = {}
 
@@ -103,6 +129,23 @@ class HttpMetrics:
         """Export one readiness check result."""
         self.readiness.labels(name).set(1 if passed else 0)
         self.readiness_latency.labels(name).set(latency_ms / 1000)
+
+    def record_resilience_event(self, event: Event) -> None:
+        """Export one retry or breaker event (subscribed to ``resilience.events.EVENTS``)."""
+        if isinstance(event, RetryScheduled):
+            self.retries.labels(event.name).inc()
+        elif isinstance(event, BreakerStateChanged):
+            self.breaker_transitions.labels(event.name, event.new).inc()
+            self.breaker_state.labels(event.name).set(_BREAKER_STATES[event.new])
+        elif isinstance(event, BreakerRejected):
+            self.breaker_rejections.labels(event.name).inc()
+
+    def track_breaker(self, name: str) -> None:
+        """Export a breaker's state from the start (closed) rather than from its first change."""
+        self.breaker_state.labels(name).set(0)
+
+
+_BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def render(metrics: HttpMetrics) -> bytes:

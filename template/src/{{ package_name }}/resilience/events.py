@@ -24,7 +24,7 @@ __all__ = [
     "RetryScheduled",
 ]
 
-logger = structlog.get_logger()
+logger = structlog.get_logger(__name__)
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 
