@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import health, items
+from .flags import Flags
 from .health import HealthRegistry, Lifecycle
 from .middleware import RequestContextMiddleware
 from .problems import install_problem_handlers
@@ -28,12 +29,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     registry = HealthRegistry(default_timeout=settings.readiness_timeout)
     lifecycle = Lifecycle()
+    flags = Flags(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         repository = InMemoryItemRepository()
         if "items" not in registry.names():
             registry.register("items", repository.ping)
+        if "flags" not in registry.names():
+            registry.register("flags", flags.check)
+        await flags.start()
         logger.info(
             "service.started",
             service=settings.service_name,
@@ -44,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"items": repository}
         finally:
             lifecycle.begin_shutdown()
+            await flags.stop()
             logger.info("service.stopped", service=settings.service_name)
 
     app = FastAPI(
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.health = registry
     app.state.lifecycle = lifecycle
+    app.state.flags = flags
     app.dependency_overrides[get_settings] = lambda: settings
 
     install_problem_handlers(app)
