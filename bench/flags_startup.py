@@ -5,11 +5,15 @@ Usage: python bench/flags_startup.py PROJECT [BASELINE_PROJECT] [--runs N]
 PROJECT is a rendered, synced service (``uv sync`` done); BASELINE_PROJECT, if given, is the
 same service rendered from a template commit without flags. For each it prints:
 
+- the import time of the app module (flags.py imports the OpenFeature SDK; with
+  opentelemetry-api installed, as the OTel hook needs, FastAPI also imports its own OTel
+  integration), against the baseline;
 - import time of the flag modules (``python -X importtime``, cumulative, after the app's other
   imports): the OpenFeature SDK, the OpenTelemetry hook, and the flagd provider (gRPC,
   protobuf), which is imported only when flagd (file or server) is the provider;
 - the median wall time from process start to the first ``/readyz`` 200, per provider mode
-  (``file``: the default; ``memory``: OpenFeature without flagd), and for the baseline.
+  (``file``: the default; ``memory``: OpenFeature without flagd), and for the baseline;
+- the cost of one evaluation of the example flag (file mode, targeting rule, tracing hook).
 
 Runs alternate between modes so machine noise hits them alike. Nothing here is asserted.
 """
@@ -68,6 +72,53 @@ def import_times(project: Path) -> dict[str, float]:
     return times
 
 
+EVALUATION = """
+import time
+from openfeature import api
+from openfeature.contrib.hook.opentelemetry import TracingHook
+from openfeature.contrib.provider.flagd import FlagdProvider
+from openfeature.contrib.provider.flagd.config import ResolverType
+from openfeature.evaluation_context import EvaluationContext
+
+api.add_hooks([TracingHook()])
+api.set_provider_and_wait(
+    FlagdProvider(resolver_type=ResolverType.FILE, offline_flag_source_path="flags/flags.json")
+)
+client = api.get_client()
+context = EvaluationContext("user-1", {"tenant": "acme", "method": "GET", "path": "/items"})
+for _ in range(500):
+    client.get_boolean_value("items-page-totals", False, context)
+started = time.perf_counter()
+for _ in range(20000):
+    client.get_boolean_value("items-page-totals", False, context)
+print((time.perf_counter() - started) / 20000 * 1e6)
+api.shutdown()
+"""
+
+
+def evaluation_us(project: Path) -> float:
+    """Microseconds per evaluation of the example flag, in the project's environment."""
+    result = subprocess.run(
+        [_python(project), "-c", EVALUATION],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.split()[-1])
+
+
+def app_import_ms(project: Path) -> float:
+    """Wall time (ms) of ``import <package>.app`` in a fresh interpreter, less ``pass``."""
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([_python(project), "-c", code], cwd=project, check=True)
+        return (time.perf_counter() - started) * 1000
+
+    return run(f"import {_package(project)}.app") - run("pass")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +130,9 @@ def start_to_ready(project: Path, mode: str | None) -> float:
     package = _package(project)
     prefix = package.upper() + "_"
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}
+    }
     env[f"{prefix}PORT"] = str(port)
     if mode is not None:
         env[f"{prefix}FLAGS_PROVIDER"] = mode
@@ -95,7 +148,9 @@ def start_to_ready(project: Path, mode: str | None) -> float:
         deadline = started + 30
         while time.perf_counter() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/readyz", timeout=1
+                ) as r:
                     if r.status == 200:
                         return time.perf_counter() - started
             except OSError:
@@ -120,6 +175,16 @@ def main() -> int:
         values = [run[module] for run in runs if module in run]
         print(f"  {module:42s} {statistics.median(values):7.1f}  {label}")
 
+    print(
+        f"import <package>.app (median of {args.runs}, ms; flagd is imported later, at start):"
+    )
+    projects = [("flags", args.project)] + (
+        [("baseline", args.baseline)] if args.baseline else []
+    )
+    for name, project in projects:
+        values = [app_import_ms(project) for _ in range(args.runs)]
+        print(f"  {name:24s} {statistics.median(values):7.1f}  (min {min(values):.1f})")
+
     subjects: list[tuple[str, Path, str | None]] = [
         ("flags: file (default)", args.project, "file"),
         ("flags: memory", args.project, "memory"),
@@ -133,6 +198,7 @@ def main() -> int:
     print(f"start to first /readyz 200 (median of {args.runs}, s):")
     for name, values in samples.items():
         print(f"  {name:24s} {statistics.median(values):.3f}  (min {min(values):.3f})")
+    print(f"one evaluation of items-page-totals: {evaluation_us(args.project):.1f} us")
     return 0
 
 
