@@ -94,6 +94,9 @@ def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[s
             except httpx.TransportError:
                 time.sleep(0.05)
         assert ready, "service never answered /readyz with 200"
+        flags = httpx.get(f"{base}/readyz").json()["checks"]["flags"]["detail"]
+        assert flags == {"provider": "file:flags/flags.json", "state": "READY"}
+        assert "quantity_total" not in httpx.get(f"{base}/items").json()
         info = httpx.get(f"{base}/info").json()
         assert info["name"] == BASE_ANSWERS["project_slug"]
         created = httpx.post(f"{base}/items", json={"name": "x"}, headers={"X-Request-ID": "tpl-1"})

@@ -10,6 +10,7 @@ from opentelemetry import trace
 
 from . import __version__
 from .api import health, items, metrics, stock
+from .flags import Flags
 from .health import HealthRegistry, Lifecycle
 from .middleware import RequestContextMiddleware
 from .observability.metrics import HttpMetrics
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     )
     if tracer is None and tracing_enabled():
         tracer = trace.get_tracer(__package__ or "service", __version__)
+    flags = Flags(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -57,6 +59,9 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         for upstream in upstreams:
             http_metrics.track_breaker(upstream.breaker.name)
         unsubscribe = EVENTS.subscribe(http_metrics.record_resilience_event)
+        if "flags" not in registry.names():
+            registry.register("flags", flags.check)
+        await flags.start()
         logger.info(
             "service.started",
             service=settings.service_name,
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
             lifecycle.begin_shutdown()
             await upstreams.aclose()
             unsubscribe()
+            await flags.stop()
             logger.info("service.stopped", service=settings.service_name)
 
     app = FastAPI(
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     app.state.lifecycle = lifecycle
     app.state.upstreams = upstreams
     app.state.metrics = http_metrics
+    app.state.flags = flags
 
     install_problem_handlers(app)
     app.include_router(health.router)

@@ -4,12 +4,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .flags import BooleanFlag
 from .health import HealthRegistry, Lifecycle
 from .repository import ItemRepository
 from .resilience.upstreams import Upstreams
 from .settings import Settings
 
-__all__ = ["ItemsDep", "LifecycleDep", "RegistryDep", "SettingsDep", "UpstreamsDep"]
+__all__ = [
+    "ItemsDep",
+    "LifecycleDep",
+    "PageTotalsFlag",
+    "RegistryDep",
+    "SettingsDep",
+    "UpstreamsDep",
+]
 
 
 async def _settings(request: Request) -> Settings:
@@ -47,3 +55,6 @@ RegistryDep = Annotated[HealthRegistry, Depends(_registry)]
 LifecycleDep = Annotated[Lifecycle, Depends(_lifecycle)]
 ItemsDep = Annotated[ItemRepository, Depends(_items)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
+
+# Feature flags (flags/flags.json); each alias names the flag and its default in the code.
+PageTotalsFlag = Annotated[bool, Depends(BooleanFlag("items-page-totals", default=False))]

@@ -1,18 +1,20 @@
 """Readiness checks: a small registry that features add their dependency checks to.
 
 Each check is an async callable that returns on success and raises on failure. All checks run
-concurrently, each under its own timeout, so one slow dependency cannot hide the others.
+concurrently, each under its own timeout, so one slow dependency cannot hide the others. A check
+may return a mapping: it is reported as the check's ``detail`` (a passing check can say what
+state its dependency is in without failing readiness).
 """
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 __all__ = ["CheckResult", "CheckWarning", "HealthRegistry", "Lifecycle", "ReadinessReport"]
 
-Check = Callable[[], Awaitable[None]]
+Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
 
 
 class CheckWarning(Exception):  # noqa: N818 - it is a result, not an error
@@ -30,6 +32,16 @@ class CheckResult:
     status: Literal["pass", "warn", "fail"]
     latency_ms: float
     error: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data; ``detail`` only when the check gave one."""
+        data = asdict(self)
+        if self.detail is None:
+            del data["detail"]
+        else:
+            data["detail"] = dict(self.detail)
+        return data
 
 
 @dataclass(frozen=True)
@@ -93,9 +105,10 @@ class HealthRegistry:
         started = time.perf_counter()
         error: str | None = None
         warning: str | None = None
+        detail: Mapping[str, Any] | None = None
         try:
             async with asyncio.timeout(registered.timeout):
-                await registered.check()
+                detail = await registered.check()
         except CheckWarning as exc:
             warning = str(exc)
         except TimeoutError:
@@ -104,8 +117,8 @@ class HealthRegistry:
             error = type(exc).__name__ + (f": {str(exc)[:200]}" if str(exc) else "")
         latency = round((time.perf_counter() - started) * 1000, 3)
         if warning is not None:
-            return CheckResult("warn", latency, warning)
-        return CheckResult("fail" if error else "pass", latency, error)
+            return CheckResult("warn", latency, warning, detail)
+        return CheckResult("fail" if error else "pass", latency, error, detail)
 
 
 @dataclass

@@ -31,3 +31,7 @@ class ItemPage(BaseModel):
     total: int
     limit: int
     offset: int
+    quantity_total: int | None = Field(
+        default=None,
+        description="Sum of the quantities on this page (while the items-page-totals flag is on).",
+    )

@@ -1,6 +1,5 @@
 """Liveness, readiness and build information."""
 
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -30,7 +29,7 @@ async def readyz(registry: RegistryDep, lifecycle: LifecycleDep) -> Response:
     if lifecycle.shutting_down:
         return problem_response(503, "The service is shutting down.", readiness="shutting_down")
     report = await registry.run()
-    checks: dict[str, Any] = {name: asdict(result) for name, result in report.checks.items()}
+    checks: dict[str, Any] = {name: result.to_dict() for name, result in report.checks.items()}
     if not report.ready:
         failed = sorted(name for name, r in report.checks.items() if r.status == "fail")
         return problem_response(

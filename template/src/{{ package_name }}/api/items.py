@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from ..deps import ItemsDep
+from ..deps import ItemsDep, PageTotalsFlag
 from ..models import Item, ItemCreate, ItemPage
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -34,12 +34,16 @@ async def get_item(item_id: UUID, items: ItemsDep) -> Item:
     return item
 
 
-@router.get("")
+@router.get("", response_model_exclude_none=True)
 async def list_items(
     items: ItemsDep,
+    page_totals: PageTotalsFlag,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ItemPage:
-    """List items, oldest first, a page at a time."""
+    """List items, oldest first, a page at a time (with the page's quantity total when on)."""
     page, total = await items.list(limit=limit, offset=offset)
-    return ItemPage(items=page, total=total, limit=limit, offset=offset)
+    result = ItemPage(items=page, total=total, limit=limit, offset=offset)
+    if page_totals:  # released by the items-page-totals flag; off by default
+        result.quantity_total = sum(item.quantity for item in page)
+    return result

@@ -1,0 +1,239 @@
+"""Feature flags: OpenFeature wired once in the lifespan, and a dependency for handlers.
+
+Deploying ships code dark; releasing is flipping a flag. The provider is chosen by settings:
+
+- ``file`` (default): flagd's in-process evaluator reading ``flags/flags.json``, re-read when
+  the file changes (polled every ``FLAGS_POLL_INTERVAL`` seconds);
+- ``flagd``: a flagd server over gRPC (host and port from settings), for production;
+- ``memory``: OpenFeature's in-memory provider, filled by tests through ``memory_flags``.
+
+A flag source that is missing, invalid or unreachable never stops the service: evaluations
+keep the last good flags, or return the defaults written in the code when none were loaded; one
+warning is logged per change of state, and ``/readyz`` reports the provider's state as detail
+without failing readiness (failing it would take every replica out of service at once).
+"""
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from fastapi import Request
+from openfeature import api
+from openfeature.client import OpenFeatureClient
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.event import EventDetails, ProviderEvent
+from openfeature.provider import FeatureProvider, ProviderStatus
+from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+
+from .settings import Settings
+
+__all__ = ["BooleanFlag", "Flags", "evaluation_context"]
+
+logger = structlog.get_logger(__name__)
+
+_WATCHED_EVENTS = (
+    ProviderEvent.PROVIDER_READY,
+    ProviderEvent.PROVIDER_ERROR,
+    ProviderEvent.PROVIDER_STALE,
+)
+
+
+class _DropWatcherErrors(logging.Filter):
+    """flagd's file watcher logs a traceback on every poll while the file is bad.
+
+    The same failure reaches ``Flags`` as a provider error event, which logs one warning per
+    change of state; the per-poll copies are dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "file_watcher" and record.levelno >= logging.ERROR)
+
+
+_DROP_WATCHER_ERRORS = _DropWatcherErrors()
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    """What the flag provider is doing, as reported by ``/readyz``."""
+
+    provider: str
+    status: str
+    message: str | None = None
+
+
+class Flags:
+    """The service's one OpenFeature set-up: start it in the lifespan, stop it on exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.memory_flags: dict[str, InMemoryFlag[Any]] = {}
+        self.client: OpenFeatureClient = api.get_client()
+        self._provider: FeatureProvider | None = None
+        self._lock = threading.Lock()
+        self._reported = ProviderStatus.NOT_READY
+        self._message: str | None = None
+        self._starting = False
+
+    @property
+    def source(self) -> str:
+        """Where flags come from, for logs and readiness detail."""
+        settings = self.settings
+        if settings.flags_provider == "file":
+            return f"file:{settings.flags_file}"
+        if settings.flags_provider == "flagd":
+            return f"flagd:{settings.flags_host}:{settings.flags_port}"
+        return "memory"
+
+    def state(self) -> ProviderState:
+        """The provider's current state."""
+        status = self.client.get_provider_status() if self._provider else ProviderStatus.NOT_READY
+        message = None if status == ProviderStatus.READY else self._message
+        return ProviderState(self.source, status.value, message)
+
+    async def start(self) -> None:
+        """Register the provider and wait for its first flags (never raises)."""
+        api.add_hooks(_tracing_hooks())
+        api.set_evaluation_context(
+            EvaluationContext(
+                attributes={
+                    "service": self.settings.service_name,
+                    "environment": self.settings.app_env,
+                }
+            )
+        )
+        self._provider = self._build_provider()
+        for event in _WATCHED_EVENTS:
+            api.add_handler(event, self._on_event)
+        self._starting = True  # the outcome of the first load is reported below, once
+        try:
+            await asyncio.to_thread(api.set_provider_and_wait, self._provider)
+        except Exception as exc:  # a bad source degrades the flags, never the service
+            self._report(ProviderStatus.ERROR, _describe(exc))
+        else:
+            self._report(self.client.get_provider_status(), None)
+        finally:
+            self._starting = False
+        logger.info("flags.started", source=self.source, status=self.state().status)
+
+    async def stop(self) -> None:
+        """Shut the provider down and forget every handler, hook and context."""
+        await asyncio.to_thread(api.shutdown)
+        self._provider = None
+
+    async def check(self) -> Mapping[str, Any]:
+        """Readiness detail: the provider's state; flags never fail readiness."""
+        state = self.state()
+        detail: dict[str, Any] = {"provider": state.provider, "state": state.status}
+        if state.message:
+            detail["message"] = state.message
+        return detail
+
+    def _build_provider(self) -> FeatureProvider:
+        settings = self.settings
+        if settings.flags_provider == "memory":
+            return InMemoryProvider(self.memory_flags)
+        # Imported here, only when flagd is the provider: it brings gRPC, protobuf and YAML even
+        # in file mode (about 0.2 s of start-up; see the template's bench/flags_startup.py).
+        from openfeature.contrib.provider.flagd import FlagdProvider
+        from openfeature.contrib.provider.flagd.config import ResolverType
+
+        if settings.flags_provider == "file":
+            logging.getLogger("openfeature.contrib").addFilter(_DROP_WATCHER_ERRORS)
+            # In file mode flagd 0.6 polls the file every ``deadline_ms``; it reads
+            # FLAGD_OFFLINE_POLL_MS but does not use it, so the interval is passed here.
+            return FlagdProvider(
+                resolver_type=ResolverType.FILE,
+                offline_flag_source_path=str(settings.flags_file),
+                deadline_ms=max(1, round(settings.flags_poll_interval * 1000)),
+            )
+        return FlagdProvider(
+            resolver_type=ResolverType.RPC,
+            host=settings.flags_host,
+            port=settings.flags_port,
+            tls=settings.flags_tls,
+            deadline_ms=max(1, round(settings.flags_timeout * 1000)),
+        )
+
+    def _on_event(self, details: EventDetails) -> None:
+        provider = self._provider
+        if self._starting or provider is None:
+            return
+        if details.provider_name != provider.get_metadata().name:
+            return
+        self._report(self.client.get_provider_status(), details.message)
+
+    def _report(self, status: ProviderStatus, message: str | None) -> None:
+        """Log a change of the provider's state once, however often the provider repeats it."""
+        with self._lock:
+            previous, self._reported = self._reported, status
+            if status == previous:
+                return
+            self._message = message
+
+        if status == ProviderStatus.READY:
+            if previous != ProviderStatus.NOT_READY:
+                logger.info("flags.provider_recovered", source=self.source)
+            return
+        logger.warning(
+            "flags.provider_unavailable",
+            source=self.source,
+            status=status.value,
+            reason=message,
+            consequence="flags keep their last good values, else the defaults in the code",
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason, following the chain to the cause the provider wrapped."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _tracing_hooks() -> list[Any]:
+    """The OpenTelemetry hook: each evaluation becomes an event on the current span.
+
+    With no tracer configured the current span is a no-op one, so the hook costs a function
+    call and records nothing.
+    """
+    from openfeature.contrib.hook.opentelemetry import TracingHook
+
+    return [TracingHook()]
+
+
+def evaluation_context(request: Request) -> EvaluationContext:
+    """The evaluation context of one request: targeting key and attributes from headers."""
+    settings: Settings = request.app.state.settings
+    headers = request.headers
+    attributes: dict[str, Any] = {"method": request.method, "path": request.url.path}
+    for header, attribute in settings.flags_context_headers.items():
+        value = headers.get(header)
+        if value is not None:
+            attributes[attribute] = value
+    return EvaluationContext(
+        targeting_key=headers.get(settings.flags_targeting_header), attributes=attributes
+    )
+
+
+class BooleanFlag:
+    """A FastAPI dependency giving a handler the value of one boolean flag for its request.
+
+    ``Annotated[bool, Depends(BooleanFlag("my-flag", default=False))]``: ``default`` is what
+    the handler gets whenever the flag cannot be evaluated.
+    """
+
+    def __init__(self, key: str, *, default: bool) -> None:
+        self.key = key
+        self.default = default
+
+    async def __call__(self, request: Request) -> bool:
+        """Evaluate the flag for this request."""
+        flags: Flags = request.app.state.flags
+        return await flags.client.get_boolean_value_async(
+            self.key, self.default, evaluation_context(request)
+        )
