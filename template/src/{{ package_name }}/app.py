@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 
 from . import __version__
@@ -98,10 +99,21 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     app.include_router(items.router)
     app.include_router(stock.router)
     app.include_router(metrics.router)
-    app.add_middleware(
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent"],
+            expose_headers=["X-Request-ID", "Location"],
+        )
+    app.add_middleware(  # last added: outermost, so it sees every request and response
         RequestContextMiddleware,
         probe_paths=PROBE_PATHS,
         spans=ServerSpans(tracer) if tracer is not None else None,
         metrics=http_metrics,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        hsts_max_age=settings.hsts_max_age,
     )
     return app
