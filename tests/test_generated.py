@@ -54,6 +54,12 @@ def test_mypy_strict_passes(projects: dict[str, Path], option_set: str) -> None:
 
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_bandit_finds_nothing(projects: dict[str, Path], option_set: str) -> None:
+    """bandit, run as the generated CI runs it, reports no issue in the service's code."""
+    run([uv_bin(), "run", "--no-sync", "bandit", "-q", "-r", "src"], projects[option_set])
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str) -> None:
     """The project's own pytest suite passes."""
     result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], projects[option_set])

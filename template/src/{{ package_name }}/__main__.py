@@ -10,6 +10,7 @@ from types import FrameType
 
 import structlog
 import uvicorn
+from pydantic import ValidationError
 
 from . import __version__
 from .app import create_app
@@ -64,7 +65,18 @@ class _Server(uvicorn.Server):
 
 def serve() -> int:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests and exit."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # say which settings are wrong, never their values
+        configure_logging("INFO", "json")
+        problems = exc.errors(include_url=False, include_input=False, include_context=False)
+        logger.error(
+            "settings.invalid",
+            errors=[
+                {"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in problems
+            ],
+        )
+        return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
         provider = configure_tracing(

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["Item", "ItemCreate", "ItemPage"]
 
@@ -15,6 +15,15 @@ class ItemCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, examples=["blue widget"])
     quantity: int = Field(default=1, ge=0, le=1_000_000)
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _json_integer(cls, value: object) -> object:
+        # Lax mode would read true/false and "3" as 1/0/3; JSON Schema's integer is a number
+        # with no fraction (3 or 3.0), which lax mode checks for the rest.
+        if isinstance(value, bool | str):
+            raise ValueError("must be a JSON integer")
+        return value
 
 
 class Item(ItemCreate):

@@ -14,10 +14,47 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_body", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "PROBLEM_SCHEMA",
+    "install_problem_handlers",
+    "problem_body",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
+
+# The JSON Schema of every error body, for the OpenAPI document (see ``problem_responses``).
+# Extension members (``errors``, a readiness report, ...) are allowed beside the RFC's own.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "One entry per invalid field (validation errors only).",
+            "items": {
+                "type": "object",
+                "required": ["field", "message", "type"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 
 logger = structlog.get_logger(__name__)
 
@@ -60,6 +97,18 @@ def problem_response(
     )
 
 
+def problem_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring problem+json bodies, e.g. ``{404: "No such item"}``.
+
+    Routes and routers pass it as ``responses=`` so that the document says what the service
+    really answers (FastAPI's default 422 is ``application/json`` in another shape).
+    """
+    return {
+        status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+        for status, text in descriptions.items()
+    }
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -72,6 +121,22 @@ def _request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route accepts for this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed) or None
+
+
 def _field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -82,8 +147,13 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     if detail == _reason(exc.status_code):
         detail = None
+    headers = exc.headers
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers = {**(headers or {}), "Allow": allowed}
     return problem_response(
-        exc.status_code, detail, request_id=_request_id(request), headers=exc.headers
+        exc.status_code, detail, request_id=_request_id(request), headers=headers
     )
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..deps import LifecycleDep, RegistryDep, SettingsDep
-from ..problems import problem_response
+from ..problems import problem_response, problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,7 @@ async def livez() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: every dependency check passes",
-    responses={503: {"description": "Not ready; the body gives each check's result"}},
+    responses=problem_responses({503: "Not ready; the body gives each check's result"}),
 )
 async def readyz(registry: RegistryDep, lifecycle: LifecycleDep) -> Response:
     """Run every registered check; 503 when one fails or while the service shuts down."""

@@ -1,22 +1,31 @@
 """The example resource: create, read and list items."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ..deps import ItemsDep, PageTotalsFlag
 from ..models import Item, ItemCreate, ItemPage
+from ..problems import problem_responses
 
-router = APIRouter(prefix="/items", tags=["items"])
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    responses=problem_responses({422: "Invalid path, query or body"}),
+)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={422: {"description": "Invalid item", **_PROBLEM}},
+    responses=problem_responses(
+        {
+            400: "Body that cannot be decoded",
+            413: "Body larger than the service accepts",
+            422: "Invalid item",
+        }
+    ),
 )
 async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:
     """Create an item; the Location header points at it."""
@@ -25,7 +34,7 @@ async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> 
     return item
 
 
-@router.get("/{item_id}", responses={404: {"description": "No such item", **_PROBLEM}})
+@router.get("/{item_id}", responses=problem_responses({404: "No such item"}))
 async def get_item(item_id: UUID, items: ItemsDep) -> Item:
     """Return one item by id."""
     item = await items.get(item_id)

@@ -7,7 +7,7 @@ still answers 200 from the item's own recorded quantity and says so (``source: f
 standalone and answers from local data (``source: local``).
 """
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import structlog
@@ -15,13 +15,16 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ValidationError
 
 from ..deps import ItemsDep, UpstreamsDep
+from ..problems import problem_responses
 from ..resilience import BreakerOpenError, UpstreamError, UpstreamTimeoutError
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    responses=problem_responses({422: "Invalid path, query or body"}),
+)
 
 logger = structlog.get_logger(__name__)
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class Stock(BaseModel):
@@ -38,7 +41,7 @@ class _UpstreamStock(BaseModel):
     available: int
 
 
-@router.get("/{item_id}/stock", responses={404: {"description": "No such item", **_PROBLEM}})
+@router.get("/{item_id}/stock", responses=problem_responses({404: "No such item"}))
 async def get_stock(item_id: UUID, items: ItemsDep, upstreams: UpstreamsDep) -> Stock:
     """The item's available stock from the stock service, or a marked fallback when it is down."""
     item = await items.get(item_id)
