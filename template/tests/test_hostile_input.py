@@ -2,7 +2,7 @@
 
 The same battery runs in-process (TestClient) and against the service as a real process over
 real sockets; requests no HTTP client library will send (a NUL in a header, raw 8-bit bytes in
-the request line, lying lengths) go through a raw socket.
+the request line, lying lengths) go through a raw socket to the server's own parser.
 """
 
 import gzip
@@ -140,7 +140,7 @@ def _raw(base: str, request: bytes) -> bytes:
 
 
 _POST = b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-# Malformed HTTP/1.1: uvicorn refuses these itself, before the application sees them.
+# Not valid HTTP/1.1: the server's parser refuses these before the application sees them.
 RAW: dict[str, bytes] = {
     "NUL in a header value": b"GET /items HTTP/1.1\r\nHost: x\r\nX-User-ID: a\x00b\r\n\r\n",
     "raw 8-bit bytes in the path": b"GET /items/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -155,12 +155,17 @@ RAW: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("name", list(RAW))
-def test_malformed_http_is_refused_with_a_4xx(service: tuple[Service, Path], name: str) -> None:
-    """Bytes that are not valid HTTP/1.1 get a 4xx status line and no traceback."""
+def test_malformed_http_is_a_4xx_problem(service: tuple[Service, Path], name: str) -> None:
+    """Bytes that are not valid HTTP/1.1 get a 4xx problem too, with the security headers."""
     received = _raw(service[0].base, RAW[name])
-    status_line, _, rest = received.partition(b"\r\n")
-    assert status_line.startswith(b"HTTP/1.1 4"), f"{name}: {received[:300]!r}"
-    assert b"Traceback" not in rest
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    status = int(status_line.split()[1])
+    assert 400 <= status < 500, f"{name}: {received[:300]!r}"
+    assert headers["content-type"] == PROBLEM_JSON
+    assert headers["x-content-type-options"] == "nosniff"
+    assert json.loads(body)["status"] == status
 
 
 def test_latin1_headers_are_served(service: tuple[Service, Path]) -> None:

@@ -17,6 +17,7 @@ from .app import create_app
 from .health import Lifecycle
 from .observability.logging import configure_logging
 from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
+from .protocol import ProblemHttpToolsProtocol
 from .settings import get_settings
 
 logger = structlog.get_logger(f"{__package__}.server")
@@ -88,8 +89,10 @@ def serve() -> int:
         logger.error("tracing.misconfigured", error=str(exc))
         return 2
     app = create_app(settings)
+    ProblemHttpToolsProtocol.hsts_max_age = settings.hsts_max_age
     config = uvicorn.Config(
         app,
+        http=ProblemHttpToolsProtocol,  # malformed HTTP gets a problem+json 400 too
         host=settings.host,
         port=settings.port,
         log_config=None,
