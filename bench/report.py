@@ -1,0 +1,268 @@
+"""Every figure of DESIGN.md's performance table, from one run, printed as one table.
+
+Usage: uv run python bench/report.py [--runs 5] [--seconds 8] [--rounds 2] [--connections 32]
+
+In one run, on this machine:
+
+1. ``copier copy`` (render only, tasks skipped) of every option set in ``tests/conftest.py``,
+   median of ``--runs``; the default answers and the largest option set (most files) are shown;
+2. per option set, ``copier copy`` with its ``uv lock`` task, ``uv sync``, and the generated
+   project's own ``pytest`` (the suite's wall time, and copy-to-green in all). The uv cache is
+   warmed by a first, unmeasured copy-and-sync of the default answers;
+3. service start (``python -m <package>``) to the first ``/readyz`` 200, and the idle RSS of
+   the one worker a second later, median of ``--runs``, beside a bare FastAPI app;
+4. throughput, p50 and p99 of ``GET /items/{id}`` under wrk, everything on (JSON access log,
+   metrics, tracing to a local OTLP sink at 100% and at 10% sampling) vs the bare app, rounds
+   interleaved (``bench/http_overhead.py`` does the serving and the measuring).
+
+Needs uv, git and wrk (Debian package ``wrk``). The machine is shared and noisy: compare the
+ratios, not the absolute figures, and rerun before believing a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import copier
+import httpx
+from plumbum import local
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(BENCH), str(ROOT / "tests")]
+
+import copy_time  # (bench/copy_time.py: the committed snapshot of the template)
+import http_overhead  # (bench/http_overhead.py: bare app, serving, wrk)
+from conftest import BASE_ANSWERS, OPTION_SETS  # (the option sets the tests use)
+
+UV = str(Path(sys.executable).with_name("uv")) if Path(sys.executable).with_name("uv").exists() else "uv"
+
+Row = tuple[str, str, str]  # figure, value, target
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = os.pathsep.join([str(Path(UV).parent), env.get("PATH", "")])
+    return {**env, **extra}
+
+
+def copy(src: Path, answers: dict[str, Any], *, tasks: bool) -> tuple[Path, float]:
+    dst = Path(tempfile.mkdtemp(prefix="shipshape-bench-")) / "svc"
+    started = time.perf_counter()
+    copier.run_copy(
+        str(src),
+        dst,
+        data={**BASE_ANSWERS, **answers},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=not tasks,
+    )
+    return dst, time.perf_counter() - started
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=clean_env(), check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def copy_times(src: Path, runs: int) -> dict[str, tuple[float, int]]:
+    """Median render time and file count per option set."""
+    result: dict[str, tuple[float, int]] = {}
+    for name, answers in OPTION_SETS.items():
+        copy(src, answers, tasks=False)  # warm
+        samples = []
+        for _ in range(runs):
+            dst, seconds = copy(src, answers, tasks=False)
+            samples.append(seconds)
+            files = sum(1 for p in dst.rglob("*") if p.is_file())
+            shutil.rmtree(dst.parent)
+        result[name] = (statistics.median(samples), files)
+    return result
+
+
+def to_green(src: Path) -> dict[str, dict[str, float]]:
+    """Per option set: copy with the lock task, uv sync, pytest; seconds for each."""
+    warm, _ = copy(src, {}, tasks=True)
+    timed([UV, "sync", "--locked", "--quiet"], warm)
+    result: dict[str, dict[str, float]] = {}
+    for name, answers in OPTION_SETS.items():
+        project, copy_s = copy(src, answers, tasks=True)
+        sync_s = timed([UV, "sync", "--locked", "--quiet"], project)
+        suite_s = timed(
+            [UV, "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", "-x"], project
+        )
+        result[name] = {"copy": copy_s, "sync": sync_s, "suite": suite_s}
+        print(f"{name}: {result[name]}", file=sys.stderr)
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_to_ready(cmd: list[str], cwd: Path, url: Callable[[int], str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from spawn to the first 200 from ``url(port)``; RSS one second later (MB)."""
+    port = http_overhead.free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [part.replace("{port}", str(port)) for part in cmd],
+        cwd=cwd,
+        env={**env, **{k: v.replace("{port}", str(port)) for k, v in env.items()}},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{cmd} exited with {process.returncode}")
+            try:
+                if httpx.get(url(port), timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.005)
+        ready = time.perf_counter() - started
+        time.sleep(1)
+        return ready, rss_mb(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def startup(project: Path, workdir: Path, runs: int) -> dict[str, tuple[float, float]]:
+    python = str(project / ".venv" / "bin" / "python")
+    package = BASE_ANSWERS["package_name"]
+    prefix = package.upper() + "_"
+    service = ([python, "-m", package], project, lambda p: f"http://127.0.0.1:{p}/readyz",
+               clean_env(**{f"{prefix}PORT": "{port}"}))
+    bare = ([python, "-m", "uvicorn", "bare_app:app", "--port", "{port}", "--log-level", "warning"],
+            workdir, lambda p: f"http://127.0.0.1:{p}/docs", clean_env())
+    samples: dict[str, list[tuple[float, float]]] = {"service": [], "bare": []}
+    for _ in range(runs):  # interleaved
+        samples["service"].append(start_to_ready(*service))
+        samples["bare"].append(start_to_ready(*bare))
+    return {
+        name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
+        for name, values in samples.items()
+    }
+
+
+def throughput(project: Path, workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    variants = ["bare", "service: 100% sampled", "service: 10% sampled"]
+    sink_port = http_overhead.free_port()
+    sink = subprocess.Popen([sys.executable, "-c", http_overhead.SINK, str(sink_port)])
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    try:
+        for _ in range(args.rounds):
+            for variant in variants:
+                process, url = http_overhead.serve(variant, project, workdir, sink_port)
+                try:
+                    http_overhead.run_wrk(url, 2, args.connections)  # warm-up
+                    results[variant].append(http_overhead.run_wrk(url, args.seconds, args.connections))
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=30)
+    finally:
+        sink.terminate()
+        sink.wait()
+    return {
+        v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+        for v, rs in results.items()
+    }
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()} (bench), {time.strftime('%Y-%m-%d')}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="samples per copy/start-up figure")
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per round")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved wrk rounds")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    local.env["PATH"] = f"{Path(UV).parent}:{local.env.get('PATH', '')}"  # copier's uv lock task
+
+    src = copy_time.snapshot()
+    print("copier copy ...", file=sys.stderr)
+    copies = copy_times(src, args.runs)
+    print("copy to green ...", file=sys.stderr)
+    green = to_green(src)
+    workdir = Path(tempfile.mkdtemp(prefix="shipshape-bench-"))
+    project = http_overhead.render(workdir)
+    print("start-up ...", file=sys.stderr)
+    starts = startup(project, workdir, args.runs)
+    print("throughput ...", file=sys.stderr)
+    http = throughput(project, workdir, args)
+
+    largest = max(copies, key=lambda name: copies[name][1])
+    rows: list[Row] = [
+        ("copier copy, default answers (render, median)", f"{copies['default'][0]:.2f} s", "<= 1.0 s"),
+        (f"copier copy, largest option set ({largest}, {copies[largest][1]} files)",
+         f"{copies[largest][0]:.2f} s", "<= 1.0 s"),
+    ]
+    for name, t in green.items():
+        total = t["copy"] + t["sync"] + t["suite"]
+        rows.append((f"copy to green suite, {name} (copy+lock {t['copy']:.1f} s, sync {t['sync']:.1f} s)",
+                     f"{total:.1f} s", "<= 45 s"))
+    for name, t in green.items():
+        rows.append((f"generated test suite wall time, {name}", f"{t['suite']:.1f} s", "-"))
+    rows += [
+        ("service start to /readyz 200 (median)", f"{starts['service'][0]:.2f} s", "<= 0.6 s"),
+        ("  bare FastAPI start to first 200", f"{starts['bare'][0]:.2f} s", "-"),
+        ("idle RSS, one worker", f"{starts['service'][1]:.0f} MB", "<= 70 MB"),
+        ("  bare FastAPI idle RSS", f"{starts['bare'][1]:.0f} MB", "-"),
+    ]
+    bare = http["bare"]
+    rows.append(("GET /items/{id}, bare FastAPI: req/s, p50, p99",
+                 f"{bare['rps']:.0f}, {bare['p50']:.2f} ms, {bare['p99']:.2f} ms", "-"))
+    for variant, target in (("service: 100% sampled", ">= 0.5x, p99 <= 2x"),
+                            ("service: 10% sampled", ">= 0.8x")):
+        m = http[variant]
+        value = (
+            f"{m['rps']:.0f} ({m['rps'] / bare['rps']:.2f}x), {m['p50']:.2f} ms, "
+            f"{m['p99']:.2f} ms ({m['p99'] / bare['p99']:.2f}x)"
+        )
+        figure = f"GET /items/{{id}}, everything on, {variant.split(': ')[1]}: req/s, p50, p99"
+        rows.append((figure, value, target))
+
+    print(f"\nmachine: {machine()}")
+    print(f"wrk: {args.connections} connections, {args.seconds} s x {args.rounds} rounds (median); "
+          f"copies and start-ups: median of {args.runs}\n")
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    print(f"| {'figure':<{width}} | {'measured':<{value_width}} | target |")
+    print(f"| {'-' * width} | {'-' * value_width} | --- |")
+    for figure, value, target in rows:
+        print(f"| {figure:<{width}} | {value:<{value_width}} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
