@@ -30,6 +30,8 @@ BASE_ANSWERS: dict[str, Any] = {
     "author_email": "platform-team@example.com",
     "python_version": "3.12",
     "http_port": 8000,
+    "database": "postgres",
+    "redis": True,
 }
 
 # Option sets rendered in every tier; together they cover every value of every choice.
@@ -42,6 +44,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "python_version": "3.11",
         "http_port": 9000,
         "description": 'Bills "customers" \\ monthly: a description with quotes & backslashes',
+        "database": "none",
     },
     "py313-inventory": {
         "project_name": "Inventory",
@@ -50,6 +53,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "python_version": "3.13",
         "http_port": 65535,
         "author_name": "Zoë O'Brien",
+        "redis": False,
     },
 }
 

@@ -1,4 +1,4 @@
-"""``python -m <package> [serve]``: run the service with uvicorn."""
+"""``python -m <package> [serve|migrate]``: run the service with uvicorn, or a store command."""
 
 import argparse
 import asyncio
@@ -15,6 +15,7 @@ from .app import create_app
 from .health import Lifecycle
 from .observability.logging import configure_logging
 from .settings import get_settings
+from .stores import COMMANDS
 
 logger = structlog.get_logger(f"{__package__}.server")
 
@@ -73,8 +74,10 @@ def serve() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve"])
-    parser.parse_args(argv)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", *COMMANDS])
+    args = parser.parse_args(argv)
+    if args.command in COMMANDS:
+        return COMMANDS[args.command]()
     return serve()
 
 

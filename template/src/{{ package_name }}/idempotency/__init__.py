@@ -1,0 +1,14 @@
+"""Idempotency-Key for unsafe requests: a pure-ASGI middleware and its stores."""
+
+from .middleware import REPLAYED_HEADER, IdempotencyMiddleware, idempotency
+from .store import Claim, IdempotencyStore, MemoryIdempotencyStore, StoredResponse
+
+__all__ = [
+    "REPLAYED_HEADER",
+    "Claim",
+    "IdempotencyMiddleware",
+    "IdempotencyStore",
+    "MemoryIdempotencyStore",
+    "StoredResponse",
+    "idempotency",
+]
