@@ -25,6 +25,8 @@ def alembic_config() -> Config:
     """Alembic's configuration, without an ini file."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    # New scripts get importable module names (r<revision>_<slug>.py), as mypy wants.
+    config.set_main_option("file_template", "r%%(rev)s_%%(slug)s")
     return config
 
 
