@@ -166,7 +166,7 @@ class IdempotencyMiddleware:
         if store is None:
             raise RuntimeError("no idempotency store in the lifespan state")
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self._max_body):
+            if name == b"content-length" and value.isdigit() and int(value) > self._max_body:
                 await self._too_large(scope, receive, send)
                 return
         try:

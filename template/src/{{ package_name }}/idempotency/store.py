@@ -98,8 +98,20 @@ class IdempotencyStore(Protocol):
 class MemoryIdempotencyStore:
     """Keys in this process's memory: for development and tests only (refused in production)."""
 
+    # Expired keys are dropped when read, and in a sweep every this many claims.
+    SWEEP_EVERY = 1024
+
     def __init__(self) -> None:
         self._records: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._claims = 0
+
+    def sweep(self) -> int:
+        """Drop every expired key; return how many there were."""
+        now = time.monotonic()
+        expired = [key for key, (expires, _) in self._records.items() if expires <= now]
+        for key in expired:
+            del self._records[key]
+        return len(expired)
 
     def _get(self, key: str) -> dict[str, Any] | None:
         entry = self._records.get(key)
@@ -112,6 +124,9 @@ class MemoryIdempotencyStore:
 
     async def begin(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
         """Lock ``key`` for this request, or say what the key already holds."""
+        self._claims += 1
+        if self._claims % self.SWEEP_EVERY == 0:
+            self.sweep()
         record = self._get(key)
         if record is not None:
             return decide(record, fingerprint)
