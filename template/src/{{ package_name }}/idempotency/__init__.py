@@ -1,6 +1,7 @@
 """Idempotency-Key for unsafe requests: a pure-ASGI middleware and its stores."""
 
-from .middleware import REPLAYED_HEADER, IdempotencyMiddleware, idempotency
+from .middleware import REPLAYED_HEADER, IdempotencyMiddleware
+from .policy import Policy, idempotency
 from .store import Claim, IdempotencyStore, MemoryIdempotencyStore, StoredResponse
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "IdempotencyMiddleware",
     "IdempotencyStore",
     "MemoryIdempotencyStore",
+    "Policy",
     "StoredResponse",
     "idempotency",
 ]

@@ -11,81 +11,27 @@ not kept: the lock is dropped and the client may retry.
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..problems import problem_response
+from .policy import MAX_KEY_LENGTH, METHODS, Policy, parse_key, policy_table
 from .store import IdempotencyStore, StoredResponse
 
-__all__ = ["REPLAYED_HEADER", "IdempotencyMiddleware", "Policy", "idempotency"]
-
-Policy = Literal["required", "optional", "off"]
+__all__ = ["REPLAYED_HEADER", "IdempotencyMiddleware"]
 
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
-METHODS = frozenset({"POST", "PATCH"})
-POLICY_EXTENSION = "x-idempotency-key"
-MAX_KEY_LENGTH = 255
 # Headers that describe one delivery, not the resource: never stored or replayed.
 _NOT_REPLAYED = frozenset({"date", "server", "set-cookie", "x-request-id"})
-_KEY = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e][\x20\x21\x23-\x5b\x5d-\x7e]*$")
 
 logger = structlog.get_logger()
 
 
-def idempotency(policy: Policy) -> dict[str, Any]:
-    """``openapi_extra`` for a route: its Idempotency-Key policy, documented in OpenAPI.
-
-    ``@router.post("/orders", openapi_extra=idempotency("required"))``
-    """
-    extra: dict[str, Any] = {POLICY_EXTENSION: policy}
-    if policy != "off":
-        extra["parameters"] = [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": policy == "required",
-                "description": "Unique key of this operation; a retry with the same key and "
-                "payload replays the first response (IETF httpapi Idempotency-Key).",
-                "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
-            }
-        ]
-    return extra
-
-
-def _policy_table(
-    schema: dict[str, Any], default: Policy
-) -> list[tuple[re.Pattern[str], frozenset[str], Policy]]:
-    """Each operation's policy, read from the OpenAPI document (``x-idempotency-key``)."""
-    table: list[tuple[re.Pattern[str], frozenset[str], Policy]] = []
-    for path, operations in schema.get("paths", {}).items():
-        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))
-        for method, operation in operations.items():
-            if method.upper() in METHODS:
-                policy = operation.get(POLICY_EXTENSION, default)
-                table.append((re.compile(f"^{pattern}$"), frozenset({method.upper()}), policy))
-    return table
-
-
 class _DisconnectedError(Exception):
     """The client disconnected while its request body was being read."""
-
-
-def parse_key(values: list[bytes]) -> str | None:
-    """The key from the header values (an sf-string, quotes optional), or None if malformed."""
-    if len(values) != 1:
-        return None
-    try:
-        text = values[0].decode("ascii").strip()
-    except UnicodeDecodeError:
-        return None
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1]
-    if not 0 < len(text) <= MAX_KEY_LENGTH or not _KEY.match(text):
-        return None
-    return text
 
 
 class IdempotencyMiddleware:
@@ -113,7 +59,7 @@ class IdempotencyMiddleware:
 
     def _policy(self, method: str, path: str) -> Policy:
         if self._table is None:
-            self._table = _policy_table(self._openapi(), self._default_policy)
+            self._table = policy_table(self._openapi(), self._default_policy)
         for regex, methods, policy in self._table:
             if method in methods and regex.match(path):
                 return policy
