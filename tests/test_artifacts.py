@@ -186,7 +186,10 @@ def test_deployment_ports_probes_and_shutdown_match_the_service(rendered: dict[s
     assert {"/livez", "/readyz"} <= paths
 
     config = load(k8s / "configmap.yaml")
-    assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": config["metadata"]["name"]}},
+        {"secretRef": {"name": f"{config['metadata']['name'].removesuffix('-config')}-secrets"}},
+    ]
     fields = settings_fields(project, package)
     for key in config["data"]:
         assert key.startswith(prefix) and key.removeprefix(prefix).lower() in fields, key

@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ..deps import ItemsDep, PageTotalsFlag
+from ..idempotency import idempotency
 from ..models import Item, ItemCreate, ItemPage
 from ..problems import problem_responses
 
@@ -26,6 +27,7 @@ router = APIRouter(
             422: "Invalid item",
         }
     ),
+    openapi_extra=idempotency("optional"),
 )
 async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:
     """Create an item; the Location header points at it."""
