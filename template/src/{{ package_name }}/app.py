@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     at process start); with ``OTEL_SDK_DISABLED=true`` no spans are made.
     """
     settings = settings or get_settings()
-    registry = HealthRegistry(default_timeout=settings.readiness_timeout)
+    registry = HealthRegistry(default_timeout=settings.readiness_check_timeout)
     lifecycle = Lifecycle()
     upstreams = Upstreams.from_settings(settings)
     upstreams.register_readiness(registry)

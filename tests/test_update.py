@@ -1,0 +1,450 @@
+"""Tier 4: `copier update` from earlier template versions keeps every edit the owner made.
+
+The versions come from CHANGELOG.md: each released version names the commit of this repository
+it was cut from, and the test rebuilds the template as of that commit (``git archive``) in a
+temporary repository with its own PEP 440 tags, so no tag is needed in the checkout. The
+newest entry is the working tree (HEAD plus, locally, uncommitted changes).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+
+from conftest import BASE_ANSWERS, OPTION_SETS, REPO, run, uv_bin
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE_PATHS = ("copier.yml", "extensions", "template")
+RELEASE = re.compile(r"^## (?P<version>\d+\.\d+\.\d+)(?: \(commit `(?P<commit>[0-9a-f]{7,40})`\))?", re.M)
+
+# Earlier versions updated from: the first release, the first with ci_provider, the last one.
+UPDATE_FROM = ("0.1.0", "0.3.0", "0.5.0")
+UPDATE_SETS = ("default", "py311-billing")
+# The updated projects that also run their whole suite (the rest get the lighter checks).
+FULL_SUITE = {("0.1.0", "default"), ("0.3.0", "py311-billing")}
+
+MARKERS = ("<<<<<<< ", ">>>>>>> ")
+GIT = ["git", "-c", "user.name=Owner", "-c", "user.email=owner@example.com", "-c", "commit.gpgsign=false"]
+TEMPLATE_ENV = str(Path(sys.executable).parent.parent)  # has pre-commit and pre-commit-hooks
+
+OWNER_PARAGRAPH = (
+    "Owned by the Orders team (#orders-oncall). Takes orders from the web shop and hands them\n"
+    "to fulfilment; see the runbook in the team wiki before changing timeouts."
+)
+REPORT_ROUTER = '''"""Daily order report: a router the service owner added."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/report", tags=["report"])
+
+
+@router.get("")
+async def daily_report() -> dict[str, int]:
+    """The number of orders taken today (a fixed figure in this example)."""
+    return {"orders_today": 42}
+'''
+REPORT_TEST = '''"""The report router the owner added is served."""
+
+from fastapi.testclient import TestClient
+
+
+def test_daily_report_is_served(client: TestClient) -> None:
+    """GET /report answers 200 with today's order count."""
+    response = client.get("/report")
+    assert response.status_code == 200
+    assert response.json() == {"orders_today": 42}
+'''
+OWNER_FLAG = {
+    "state": "DISABLED",
+    "variants": {"on": True, "off": False},
+    "defaultVariant": "off",
+}
+
+
+def releases() -> list[tuple[str, str | None]]:
+    """(version, commit) from CHANGELOG.md, oldest first; the newest has no commit: the working tree."""
+    found = [(m["version"], m["commit"]) for m in RELEASE.finditer((REPO / "CHANGELOG.md").read_text())]
+    assert found and found[0][1] is None, "CHANGELOG.md must start with the unreleased/newest version"
+    assert all(commit for _, commit in found[1:]), "every older version must name its commit"
+    return list(reversed(found))
+
+
+def answers(option_set: str) -> dict[str, Any]:
+    return {**BASE_ANSWERS, **OPTION_SETS[option_set]}
+
+
+def git(project: Path, *args: str) -> str:
+    return run([*GIT, *args], project).stdout
+
+
+def commit_all(project: Path, message: str) -> None:
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", message)
+
+
+@pytest.fixture(scope="session", name="versions")
+def _versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A template repository holding every CHANGELOG version as a tag; returns it and the newest."""
+    repo = tmp_path_factory.mktemp("versions") / "shipshape"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for version, commit in releases():
+        for path in TEMPLATE_PATHS:
+            shutil.rmtree(repo / path, ignore_errors=True)
+            (repo / path).unlink(missing_ok=True)
+        if commit:
+            archive = subprocess.run(
+                ["git", "archive", "--format=tar", commit, *TEMPLATE_PATHS],
+                cwd=REPO, capture_output=True, check=False,
+            )
+            assert archive.returncode == 0, (
+                f"commit {commit} of version {version} is not in this clone (a shallow clone? "
+                f"'git fetch --unshallow'): {archive.stderr.decode()}"
+            )
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(repo, filter="tar")
+        else:
+            shutil.copy2(REPO / "copier.yml", repo / "copier.yml")
+            for path in ("extensions", "template"):
+                shutil.copytree(REPO / path, repo / path, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        commit_all(repo, f"template {version}")
+        git(repo, "tag", version)
+    return repo, releases()[-1][0]
+
+
+def render_at(repo: Path, version: str, dst: Path, option_set: str) -> Path:
+    """The project as generated by template ``version``, committed."""
+    copier.run_copy(
+        str(repo), dst, data=answers(option_set), defaults=True, unsafe=True,
+        skip_tasks=True, vcs_ref=version, quiet=True,
+    )
+    git(dst, "init", "-q")
+    commit_all(dst, f"generated from template {version}")
+    return dst
+
+
+def package_dir(project: Path, option_set: str) -> Path:
+    return project / "src" / answers(option_set)["package_name"]
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path.name}: expected one {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def make_owner_edits(project: Path, option_set: str) -> None:
+    """Months of the owner's work: a router, a setting default, a dependency, README text, a tuned line."""
+    pkg = package_dir(project, option_set)
+    (pkg / "api" / "report.py").write_text(REPORT_ROUTER)
+    (project / "tests" / "test_report.py").write_text(REPORT_TEST)
+    app = (pkg / "app.py").read_text()
+    imports = re.search(r"^from \.api import (.+)$", app, re.M)
+    assert imports
+    names = sorted({*imports[1].split(", "), "report"})
+    app = app.replace(imports[0], f"from .api import {', '.join(names)}")
+    app = app.replace(
+        "    app.include_router(items.router)\n",
+        "    app.include_router(items.router)\n    app.include_router(report.router)\n",
+    )
+    (pkg / "app.py").write_text(app)
+    settings = pkg / "settings.py"
+    # A changed default on a line the template leaves alone...
+    replace_once(settings, 'default=10, ge=1, description="Seconds to let in-flight', 'default=20, ge=1, description="Seconds to let in-flight')
+    # ...and one on a line the template changes later (the conflict).
+    replace_once(settings, 'default=2.0, gt=0, description="Default timeout of each readiness', 'default=3.0, gt=0, description="Default timeout of each readiness')
+    replace_once(project / "pyproject.toml", '    "pydantic-settings>=2.6",\n', '    "pydantic-settings>=2.6",\n    "anyio>=4.4",\n')
+    readme = project / "README.md"
+    old_paragraph = re.search(r"^Generated from the Shipshape service template\..*?tests\.$", readme.read_text(), re.M | re.S)
+    assert old_paragraph
+    replace_once(readme, old_paragraph[0], OWNER_PARAGRAPH)
+    flags = project / "flags" / "flags.json"
+    if flags.exists():
+        definitions = json.loads(flags.read_text())
+        definitions["flags"]["orders-new-checkout"] = OWNER_FLAG
+        flags.write_text(json.dumps(definitions, indent=2) + "\n")
+    # Not committed: the owner's local .env (git-ignored) under the setting's pre-0.6.0 name.
+    prefix = answers(option_set)["package_name"].upper() + "_"
+    (project / ".env").write_text(f"{prefix}LOG_LEVEL=DEBUG\nexport {prefix}READINESS_TIMEOUT=4\n")
+    commit_all(project, "owner's edits")
+
+
+def update(project: Path, version: str, conflict: str = "inline", **data: Any) -> None:
+    copier.run_update(
+        project, data=data, defaults=True, unsafe=True, overwrite=True, skip_tasks=True,
+        vcs_ref=version, conflict=conflict, quiet=True,
+    )
+
+
+def files_with_markers(project: Path) -> set[str]:
+    """Files (tracked or new) holding a conflict marker line."""
+    found = subprocess.run(
+        ["git", "grep", "--untracked", "-l", "-I", "-e", "^<<<<<<< ", "-e", "^>>>>>>> ", "--", "."],
+        cwd=project, capture_output=True, text=True, check=False,
+    )
+    assert found.returncode in (0, 1), found.stderr
+    return set(found.stdout.splitlines())
+
+
+def pre_commit(project: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own check-merge-conflict hook (tools from the template's environment)."""
+    from conftest import clean_env
+
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("pre-commit")), "run", "check-merge-conflict", "--all-files"],
+        cwd=project, env=clean_env(UV_PROJECT_ENVIRONMENT=TEMPLATE_ENV, PRE_COMMIT_HOME=str(project.parent / "pre-commit-home")),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def resolve_readiness_conflict(settings: Path) -> None:
+    """Take the template's side of the conflict and put the owner's 3.0 back into it."""
+    text = settings.read_text()
+    block = re.search(r"^<<<<<<< before updating\n(?P<ours>.*?)^=======\n(?P<theirs>.*?)^>>>>>>> after updating\n", text, re.M | re.S)
+    assert block, "no inline conflict block in settings.py"
+    assert "default=3.0" in block["ours"]
+    assert "readiness_check_timeout" in text
+    theirs = block["theirs"]
+    if "default=2.0," in theirs:
+        theirs = theirs.replace("default=2.0,", "default=3.0,", 1)
+    else:  # the conflict block did not reach the default: set it below
+        text = text.replace(block[0], theirs)
+        text = re.sub(r"(readiness_check_timeout: float = Field\(\n\s+default=)2\.0", r"\g<1>3.0", text)
+        settings.write_text(text)
+        return
+    settings.write_text(text.replace(block[0], theirs))
+
+
+CONFLICT = re.compile(
+    r"^<<<<<<< before updating\n(?P<ours>.*?)^=======\n(?P<theirs>.*?)^>>>>>>> after updating\n", re.M | re.S
+)
+
+
+def resolve_app_conflict(block: re.Match[str]) -> str:
+    """Keep the template's side and add the owner's report router to it, as the owner would."""
+    theirs = block["theirs"]
+    ours_imports = re.search(r"^from \.api import (.+)$", block["ours"], re.M)
+    theirs_imports = re.search(r"^from \.api import (.+)$", theirs, re.M)
+    if ours_imports and theirs_imports:
+        names = sorted({*ours_imports[1].split(", "), *theirs_imports[1].split(", ")})
+        theirs = theirs.replace(theirs_imports[0], f"from .api import {', '.join(names)}")
+    mine = [line for line in block["ours"].splitlines(keepends=True) if "report.router" in line]
+    return "".join(mine) + theirs
+
+
+def resolve_conflicts(project: Path, option_set: str) -> None:
+    """Resolve the update's conflicts the way the owner would (both sides' intent kept)."""
+    pkg = package_dir(project, option_set)
+    app = pkg / "app.py"
+    app.write_text(CONFLICT.sub(resolve_app_conflict, app.read_text()))
+    resolve_readiness_conflict(pkg / "settings.py")
+
+
+def check_owner_edits_kept(project: Path, option_set: str, had_flags: str | None) -> None:
+    pkg = package_dir(project, option_set)
+    assert (pkg / "api" / "report.py").read_text() == REPORT_ROUTER
+    assert (project / "tests" / "test_report.py").read_text() == REPORT_TEST
+    app = (pkg / "app.py").read_text()
+    assert "app.include_router(report.router)" in app
+    assert re.search(r"^from \.api import .*\breport\b", app, re.M)
+    assert 'default=20, ge=1, description="Seconds to let in-flight' in (pkg / "settings.py").read_text()
+    assert '"anyio>=4.4",' in (project / "pyproject.toml").read_text()
+    readme = (project / "README.md").read_text()
+    assert OWNER_PARAGRAPH in readme
+    assert "Generated from the Shipshape service template." not in readme
+    if had_flags is not None:  # user-owned: never overwritten (_skip_if_exists)
+        assert (project / "flags" / "flags.json").read_text() == had_flags
+    else:
+        assert "orders-new-checkout" not in (project / "flags" / "flags.json").read_text()
+
+
+@pytest.fixture(scope="module", name="updated")
+def _updated(versions: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    """Every (version, option set): rendered at that version, edited, committed, updated inline."""
+    repo, newest = versions
+    projects = {}
+    for version in UPDATE_FROM:
+        for option_set in UPDATE_SETS:
+            project = render_at(repo, version, tmp_path_factory.mktemp(f"{version}-{option_set}") / "svc", option_set)
+            make_owner_edits(project, option_set)
+            flags = project / "flags" / "flags.json"
+            (project.parent / "flags-before").write_text(flags.read_text()) if flags.exists() else None
+            update(project, newest, **{k: v for k, v in answers(option_set).items() if k == "ci_provider"})
+            projects[(version, option_set)] = project
+    return projects
+
+
+CASES = [(v, s) for v in UPDATE_FROM for s in UPDATE_SETS]
+
+
+@pytest.mark.parametrize(("version", "option_set"), CASES)
+def test_update_keeps_every_owner_edit(updated: dict[tuple[str, str], Path], version: str, option_set: str) -> None:
+    """After the update every edit is there, the version moved, and the .env was migrated."""
+    project = updated[(version, option_set)]
+    before = project.parent / "flags-before"
+    check_owner_edits_kept(project, option_set, before.read_text() if before.exists() else None)
+    saved = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert saved["_commit"] == releases()[-1][0]
+    assert saved["ci_provider"] == answers(option_set)["ci_provider"]
+    prefix = answers(option_set)["package_name"].upper() + "_"
+    assert (project / ".env").read_text() == f"{prefix}LOG_LEVEL=DEBUG\nexport {prefix}READINESS_CHECK_TIMEOUT=4\n"
+    assert (project / ".pre-commit-config.yaml").is_file()
+
+
+@pytest.mark.parametrize(("version", "option_set"), CASES)
+def test_only_the_conflicting_line_is_marked_and_pre_commit_refuses_it(
+    updated: dict[tuple[str, str], Path], version: str, option_set: str
+) -> None:
+    """Markers only in settings.py (edited on a line the template changed); the hook refuses them until resolved."""
+    project = updated[(version, option_set)]
+    settings = package_dir(project, option_set) / "settings.py"
+    app = package_dir(project, option_set) / "app.py"
+    marked = files_with_markers(project)
+    # settings.py: the owner's line the template changed. app.py: the owner's router lines sit
+    # where older versions' routers and middleware changed (from 0.1.0 and 0.3.0).
+    assert str(settings.relative_to(project)) in marked
+    assert marked <= {str(settings.relative_to(project)), str(app.relative_to(project))}
+    assert not list(project.rglob("*.rej"))
+    git(project, "add", "-A")  # the owner thinks they are done: the hook must still refuse
+    refused = pre_commit(project)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{settings.relative_to(project)}:" in refused.stdout
+    assert "Merge conflict string" in refused.stdout
+    resolve_conflicts(project, option_set)
+    git(project, "add", "-A")
+    passed = pre_commit(project)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert not files_with_markers(project)
+
+
+@pytest.mark.parametrize(("version", "option_set"), sorted(FULL_SUITE))
+def test_resolved_update_passes_its_own_suite(
+    updated: dict[tuple[str, str], Path], version: str, option_set: str
+) -> None:
+    """Once the conflict is resolved the updated project passes ruff, mypy --strict and pytest."""
+    project = updated[(version, option_set)]
+    settings = package_dir(project, option_set) / "settings.py"
+    if files_with_markers(project):
+        resolve_conflicts(project, option_set)
+    assert "default=3.0," in settings.read_text()
+    full_suite(project)
+
+
+def full_suite(project: Path) -> None:
+    run([uv_bin(), "sync", "--quiet"], project)
+    run([uv_bin(), "run", "--no-sync", "ruff", "check", "."], project)
+    run([uv_bin(), "run", "--no-sync", "ruff", "format", "--check", "."], project)
+    run([uv_bin(), "run", "--no-sync", "mypy", "--strict"], project)
+    result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def _answer_changes() -> list[dict[str, Any]]:
+    """ci_provider flipped, plus each later question with choices (database, broker) switched on."""
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    changes: list[dict[str, Any]] = [{"ci_provider": "gitlab"}]
+    for name in ("database", "broker"):
+        question = questions.get(name)
+        if isinstance(question, dict) and question.get("choices"):
+            choices = question["choices"]
+            values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+            other = [v for v in values if v != question.get("default") and v != "none"]
+            if other:
+                changes.append({name: other[0]})
+    return changes
+
+
+@pytest.mark.parametrize("change", _answer_changes(), ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_changing_an_answer_on_update_gives_a_passing_project(
+    versions: tuple[Path, str], tmp_path: Path, change: dict[str, Any]
+) -> None:
+    """Updating from the previous release with a changed answer gives a project whose suite passes."""
+    repo, newest = versions
+    previous = UPDATE_FROM[-1]
+    project = render_at(repo, previous, tmp_path / "svc", "default")
+    update(project, newest, **change)
+    assert not files_with_markers(project)
+    saved = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    for key, value in change.items():
+        assert saved[key] == value
+    if change.get("ci_provider") == "gitlab":
+        assert (project / ".gitlab-ci.yml").is_file()
+        assert not (project / ".github").exists()
+    full_suite(project)
+
+
+def test_conflict_rej_loses_nothing(versions: tuple[Path, str], tmp_path: Path) -> None:
+    """With --conflict rej the edits are merged or kept in a .rej file beside the file, never dropped."""
+    repo, newest = versions
+    project = render_at(repo, UPDATE_FROM[-1], tmp_path / "svc", "default")
+    make_owner_edits(project, "default")
+    flags_before = (project / "flags" / "flags.json").read_text()
+    update(project, newest, conflict="rej")
+    check_owner_edits_kept(project, "default", flags_before)
+    assert not files_with_markers(project)
+    settings = package_dir(project, "default") / "settings.py"
+    rejected = list(project.rglob("*.rej"))
+    assert rejected == [settings.with_name("settings.py.rej")]
+    assert "+        default=3.0, gt=0" in rejected[0].read_text()
+
+
+def test_check_update_reports_a_newer_version(versions: tuple[Path, str], tmp_path: Path) -> None:
+    """scripts/check-template-update exits 0 while current and 1 once the template has a newer tag."""
+    repo, newest = versions
+    clone = tmp_path / "template"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    project = render_at(clone, newest, tmp_path / "svc", "default")
+    copier_cmd = str(Path(sys.executable).with_name("copier"))
+    current = subprocess.run(
+        ["scripts/check-template-update"], cwd=project, env={**_env(), "COPIER": copier_cmd},
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert "up to date" in current.stdout
+    (clone / "CHANGES").write_text("a later release\n")
+    commit_all(clone, "later")
+    git(clone, "tag", "99.0.0")
+    behind = subprocess.run(
+        ["scripts/check-template-update"], cwd=project, env={**_env(), "COPIER": copier_cmd},
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert behind.returncode == 1, behind.stdout + behind.stderr
+    assert '"latest_version": "99.0.0"' in behind.stdout
+
+
+def _env() -> dict[str, str]:
+    from conftest import clean_env
+
+    return clean_env()
+
+
+def test_ci_runs_the_update_check_on_a_schedule(versions: tuple[Path, str], tmp_path: Path) -> None:
+    """GitHub: a scheduled least-privilege workflow; GitLab: a schedule-only job, and no deploy on a schedule."""
+    repo, newest = versions
+    github = render_at(repo, newest, tmp_path / "gh", "default")
+    workflow = yaml.safe_load((github / ".github" / "workflows" / "template-update.yml").read_text())
+    assert workflow[True]["schedule"]  # "on" parses as True in YAML 1.1
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert job["timeout-minutes"] <= 10
+    assert job["steps"][-1]["run"] == "scripts/check-template-update"
+    gitlab = render_at(repo, newest, tmp_path / "gl", "py311-billing")
+    pipeline = yaml.safe_load((gitlab / ".gitlab-ci.yml").read_text())
+    assert pipeline["template-update"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert pipeline["template-update"]["script"] == ["scripts/check-template-update"]
+    for name in ("deploy", "record-deployment"):
+        assert pipeline[name]["rules"][0] == {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
+    assert pipeline[".not-scheduled"]["rules"][0]["when"] == "never"
