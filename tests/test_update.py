@@ -23,7 +23,7 @@ import pytest
 import yaml
 from conftest import BASE_ANSWERS, OPTION_SETS, REPO, clean_env, run, uv_bin
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.update]
 
 TEMPLATE_PATHS = ("copier.yml", "extensions", "template")
 RELEASE = re.compile(
@@ -117,6 +117,11 @@ def commit_all(project: Path, message: str) -> None:
 def _versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A template repository holding every CHANGELOG version as a tag; returns it and the newest."""
     repo = tmp_path_factory.mktemp("versions") / "shipshape"
+    return repo, build_versions(repo)
+
+
+def build_versions(repo: Path) -> str:
+    """Create ``repo`` with one commit and PEP 440 tag per CHANGELOG version; return the newest."""
     repo.mkdir()
     git(repo, "init", "-q")
     for version, commit in releases():
@@ -146,7 +151,7 @@ def _versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
                 )
         commit_all(repo, f"template {version}")
         git(repo, "tag", version)
-    return repo, releases()[-1][0]
+    return releases()[-1][0]
 
 
 def render_at(repo: Path, version: str, dst: Path, option_set: str) -> Path:
