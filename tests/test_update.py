@@ -445,11 +445,38 @@ def test_only_the_conflicting_line_is_marked_and_pre_commit_refuses_it(
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"{settings.relative_to(project)}:" in refused.stdout
     assert "Merge conflict string" in refused.stdout
+    installed = (version, option_set) in FULL_SUITE
+    if installed:  # the project's own environment, and the hook installed in git
+        run([uv_bin(), "sync", "--quiet"], project)
+        run(
+            [uv_bin(), "run", "--no-sync", "pre-commit", "install"],
+            project,
+            PRE_COMMIT_HOME=str(project.parent / "pch"),
+        )
+        commit = git_commit(project)
+        assert commit.returncode != 0
+        assert "Merge conflict string" in commit.stdout + commit.stderr
     resolve_conflicts(project, option_set)
     git(project, "add", "-A")
     passed = pre_commit(project)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert not files_with_markers(project)
+    if installed:  # now the commit goes through, past the ruff hooks too
+        commit = git_commit(project)
+        assert commit.returncode == 0, commit.stdout + commit.stderr
+
+
+def git_commit(project: Path) -> subprocess.CompletedProcess[str]:
+    """``git commit`` as the owner runs it, with the project's pre-commit hook (if installed)."""
+    return subprocess.run(
+        [*GIT, "commit", "-qm", "Update from the template"],
+        cwd=project,
+        env=clean_env(PRE_COMMIT_HOME=str(project.parent / "pch")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(("version", "option_set"), sorted(FULL_SUITE))
