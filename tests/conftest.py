@@ -31,6 +31,8 @@ BASE_ANSWERS: dict[str, Any] = {
     "python_version": "3.12",
     "http_port": 8000,
     "ci_provider": "github",
+    "database": "postgres",
+    "redis": True,
 }
 
 # Option sets rendered in every tier; together they cover every value of every choice.
@@ -44,6 +46,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "http_port": 9000,
         "description": 'Bills "customers" \\ monthly: a description with quotes & backslashes',
         "ci_provider": "gitlab",
+        "database": "none",
     },
     "py313-inventory": {
         "project_name": "Inventory",
@@ -52,6 +55,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "python_version": "3.13",
         "http_port": 65535,
         "author_name": "Zoë O'Brien",
+        "redis": False,
     },
 }
 

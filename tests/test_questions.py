@@ -45,6 +45,7 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("http_port", 65536, "http_port must be a whole number from 1024 to 65535"),
     ("python_version", "3.10", "3.10"),
     ("ci_provider", "jenkins", "jenkins"),
+    ("database", "mysql", "mysql"),
 ]
 
 
@@ -99,4 +100,12 @@ def test_cli_refuses_a_bad_answer_with_the_message(template: Path, tmp_path: Pat
     )
     assert result.returncode != 0
     assert "would shadow the standard-library module" in result.stdout + result.stderr
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+def test_no_external_store_at_all_is_refused(template: Path, tmp_path: Path) -> None:
+    """database=none with redis=no is refused: the service would have no external state store."""
+    dst = tmp_path / "nostore"
+    with pytest.raises(ValueError, match=r"redis must be yes when database is none"):
+        render(template, dst, database="none", redis=False)
     assert not dst.exists() or not any(dst.iterdir())

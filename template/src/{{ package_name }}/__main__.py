@@ -1,4 +1,4 @@
-"""``python -m <package> [serve]``: run the service with uvicorn."""
+"""``python -m <package> [serve|migrate]``: run the service with uvicorn, or a store command."""
 
 import argparse
 import asyncio
@@ -17,6 +17,7 @@ from .health import Lifecycle
 from .observability.logging import configure_logging
 from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
 from .settings import get_settings
+from .stores import COMMANDS
 
 logger = structlog.get_logger(f"{__package__}.server")
 
@@ -65,7 +66,10 @@ class _Server(uvicorn.Server):
 def serve() -> int:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests and exit."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, cache_loggers=True)
+    # First, so that a refusal (e.g. the production guard on stores) is the only line logged;
+    # the app's tracer is a proxy that follows the provider installed just after.
+    app = create_app(settings)
     try:
         provider = configure_tracing(
             service_name=settings.service_name,
@@ -75,7 +79,6 @@ def serve() -> int:
     except TracingConfigError as exc:
         logger.error("tracing.misconfigured", error=str(exc))
         return 2
-    app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -103,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return dora_main(args[1:])
     parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "dora"])
-    parser.parse_args(argv)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "dora", *COMMANDS])
+    parsed = parser.parse_args(argv)
+    if parsed.command in COMMANDS:
+        return COMMANDS[parsed.command]()
     return serve()
 
 

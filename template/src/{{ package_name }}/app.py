@@ -6,20 +6,22 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 
 from . import __version__
 from .api import health, items, metrics, stock
 from .flags import Flags
 from .health import HealthRegistry, Lifecycle
+from .idempotency import IdempotencyMiddleware
 from .middleware import RequestContextMiddleware
 from .observability.metrics import HttpMetrics
 from .observability.tracing import ServerSpans, tracing_enabled
 from .problems import install_problem_handlers
-from .repository import InMemoryItemRepository
 from .resilience import Upstreams
 from .resilience.events import EVENTS
 from .settings import Settings, get_settings
+from .stores import check_stores, open_stores
 
 __all__ = ["create_app"]
 
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     at process start); with ``OTEL_SDK_DISABLED=true`` no spans are made.
     """
     settings = settings or get_settings()
+    check_stores(settings)
     registry = HealthRegistry(default_timeout=settings.readiness_check_timeout)
     lifecycle = Lifecycle()
     upstreams = Upstreams.from_settings(settings)
@@ -52,30 +55,28 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        repository = InMemoryItemRepository()
-        if "items" not in registry.names():
-            registry.register("items", repository.ping)
-        upstreams.open()
-        for upstream in upstreams:
-            http_metrics.track_breaker(upstream.breaker.name)
-        unsubscribe = EVENTS.subscribe(http_metrics.record_resilience_event)
-        if "flags" not in registry.names():
-            registry.register("flags", flags.check)
-        await flags.start()
-        logger.info(
-            "service.started",
-            service=settings.service_name,
-            version=__version__,
-            environment=settings.app_env,
-        )
-        try:
-            yield {"items": repository, "upstreams": upstreams}
-        finally:
-            lifecycle.begin_shutdown()
-            await upstreams.aclose()
-            unsubscribe()
-            await flags.stop()
-            logger.info("service.stopped", service=settings.service_name)
+        async with open_stores(settings, registry) as stores:
+            upstreams.open()
+            for upstream in upstreams:
+                http_metrics.track_breaker(upstream.breaker.name)
+            unsubscribe = EVENTS.subscribe(http_metrics.record_resilience_event)
+            if "flags" not in registry.names():
+                registry.register("flags", flags.check)
+            await flags.start()
+            logger.info(
+                "service.started",
+                service=settings.service_name,
+                version=__version__,
+                environment=settings.app_env,
+            )
+            try:
+                yield {**stores, "upstreams": upstreams}
+            finally:
+                lifecycle.begin_shutdown()
+                await upstreams.aclose()
+                unsubscribe()
+                await flags.stop()
+                logger.info("service.stopped", service=settings.service_name)
 
     app = FastAPI(
         title=settings.service_name,
@@ -98,10 +99,30 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     app.include_router(items.router)
     app.include_router(stock.router)
     app.include_router(metrics.router)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent"],
+            expose_headers=["X-Request-ID", "Location"],
+        )
     app.add_middleware(
+        IdempotencyMiddleware,
+        openapi=app.openapi,
+        default_policy=settings.idempotency_default_policy,
+        client_header=settings.idempotency_client_header,
+        ttl=settings.idempotency_ttl,
+        lock_ttl=settings.idempotency_lock_ttl,
+        max_body=settings.idempotency_max_body,
+    )
+    app.add_middleware(  # last added: outermost, so it sees every request and response
         RequestContextMiddleware,
         probe_paths=PROBE_PATHS,
         spans=ServerSpans(tracer) if tracer is not None else None,
         metrics=http_metrics,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        hsts_max_age=settings.hsts_max_age,
     )
     return app

@@ -86,6 +86,10 @@ class HealthRegistry:
             raise ValueError(f"readiness check {name!r} is already registered")
         self._checks[name] = _Registered(check, timeout or self.default_timeout)
 
+    def unregister(self, name: str) -> None:
+        """Remove a check (a resource closed by the lifespan); unknown names are ignored."""
+        self._checks.pop(name, None)
+
     def names(self) -> list[str]:
         """Names of the registered checks, in registration order."""
         return list(self._checks)

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import structlog
-from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observability.metrics import HttpMetrics
@@ -45,8 +45,56 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "<unmatched>"
 
 
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+class BodyTooLargeError(HTTPException):
+    """A streamed request body went over the cap while being read.
+
+    An ``HTTPException`` so that FastAPI's body parsing lets it through (it turns any other
+    error into a 400) and the problem handler renders the 413.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises once more than ``limit`` body bytes have arrived."""
+    received = 0
+
+    async def capped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLargeError(limit)
+        return message
+
+    return capped
+
+
+def security_headers(hsts_max_age: int) -> list[tuple[bytes, bytes]]:
+    """Headers every response carries unless the handler set them itself (raw ASGI form)."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+    ]
+    if hsts_max_age > 0:
+        hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
+        headers.append((b"strict-transport-security", hsts))
+    return headers
+
+
 class RequestContextMiddleware:
     """The service's one edge middleware: request id, server span, metrics, access line.
+
+    It also adds the security headers to every response and enforces the size caps: headers
+    over ``max_header_bytes`` get a 431, bodies over ``max_body_bytes`` a 413, before a handler
+    buffers them (a declared Content-Length is checked up front, a streamed body as it arrives).
 
     Doing all four in a single pure-ASGI layer keeps the per-request cost low (each extra
     middleware layer adds a coroutine and a ``send`` wrapper to every message). It also turns
@@ -61,11 +109,35 @@ class RequestContextMiddleware:
         probe_paths: frozenset[str] = frozenset(),
         spans: ServerSpans | None = None,
         metrics: HttpMetrics | None = None,
+        max_header_bytes: int = 16_384,
+        max_body_bytes: int = 1_048_576,
+        hsts_max_age: int = 0,
     ) -> None:
         self.app = app
         self.probe_paths = probe_paths
         self.spans = spans
         self.metrics = metrics
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.response_headers = security_headers(hsts_max_age)
+
+    @property
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_body_bytes} bytes."
+
+    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """A (status, detail) to refuse the request with before it reaches the app, or None."""
+        size = 0
+        declared = 0
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+        if size > self.max_header_bytes:
+            return 431, "The request headers are too large."
+        if declared > self.max_body_bytes:
+            return 413, self._too_large
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -91,11 +163,31 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(h for h in self.response_headers if h[0] not in present)
+                message["headers"] = headers
             await send(message)
 
+        refusal = self._refusal(scope)
+        if refusal is None and scope["method"] not in _BODYLESS_METHODS:
+            receive = _capped(receive, self.max_body_bytes)
         try:
-            await self.app(scope, receive, send_with_id)
+            if refusal is not None:
+                status = refusal[0]
+                await problem_response(*refusal, request_id=request_id)(
+                    scope, receive, send_with_id
+                )
+            else:
+                await self.app(scope, receive, send_with_id)
+        except BodyTooLargeError:
+            if response_started:
+                raise
+            status = 413
+            await problem_response(413, self._too_large, request_id=request_id)(
+                scope, receive, send_with_id
+            )
         except Exception:
             crashed = True
             logger.exception(
@@ -104,13 +196,8 @@ class RequestContextMiddleware:
             if response_started:
                 raise  # headers are gone; let the server abort the connection
             status = 500
-            response = problem_response(
-                500,
-                _CRASH_DETAIL,
-                request_id=request_id,
-                headers={REQUEST_ID_HEADER: request_id},
-            )
-            await response(scope, receive, send)
+            response = problem_response(500, _CRASH_DETAIL, request_id=request_id)
+            await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

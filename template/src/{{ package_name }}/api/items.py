@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ..deps import ItemsDep, PageTotalsFlag
+from ..idempotency import idempotency
 from ..models import Item, ItemCreate, ItemPage
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -17,6 +18,7 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "",
     status_code=status.HTTP_201_CREATED,
     responses={422: {"description": "Invalid item", **_PROBLEM}},
+    openapi_extra=idempotency("optional"),
 )
 async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:
     """Create an item; the Location header points at it."""

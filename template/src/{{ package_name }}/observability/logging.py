@@ -89,7 +89,7 @@ def configure_logging(
     fmt: Literal["json", "console"] = "json",
     stream: BinaryIO | None = None,
     *,
-    cache_loggers: bool = True,
+    cache_loggers: bool = False,
 ) -> None:
     """Configure structlog and the stdlib root logger once, at start-up.
 
@@ -97,8 +97,9 @@ def configure_logging(
         level: minimum level name for every logger (``"INFO"``, ``"DEBUG"``, ...).
         fmt: ``"json"`` for one JSON object per line, ``"console"`` for humans.
         stream: binary stream the lines go to; standard output when not given.
-        cache_loggers: freeze each logger's pipeline on first use (fast); tests that
-            reconfigure logging pass False.
+        cache_loggers: freeze each logger's pipeline on first use. Faster, but a logger
+            then keeps writing to the stream it first saw, so only the long-running server
+            turns it on (commands and tests that configure logging more than once do not).
     """
     binary = stream if stream is not None else sys.stdout.buffer
     text = _TextOnto(binary)

@@ -1,0 +1,274 @@
+"""Idempotency-Key (IETF httpapi draft) for POST and PATCH, as pure ASGI.
+
+A request with an ``Idempotency-Key`` runs once per client and key. A retry with the same
+payload gets the stored response again (marked ``Idempotent-Replayed: true``); a retry while the
+first is still running gets 409; the same key with another payload gets 422; a route whose policy
+is ``required`` answers 400 when the key is missing. The body is buffered to fingerprint it, so
+bodies over a size cap are refused with 413 before they are read. Responses with status 5xx are
+not kept: the lock is dropped and the client may retry.
+"""
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..problems import problem_response
+from .policy import MAX_KEY_LENGTH, METHODS, Policy, parse_key, policy_table
+from .store import IdempotencyStore, StoredResponse
+
+__all__ = ["REPLAYED_HEADER", "IdempotencyMiddleware"]
+
+HEADER = b"idempotency-key"
+REPLAYED_HEADER = "idempotent-replayed"
+# Headers that describe one delivery, not the resource: never stored or replayed.
+_NOT_REPLAYED = frozenset({"date", "server", "set-cookie", "x-request-id"})
+
+logger = structlog.get_logger(__name__)
+
+
+class _DisconnectedError(Exception):
+    """The client disconnected while its request body was being read."""
+
+
+class IdempotencyMiddleware:
+    """Run each keyed POST/PATCH once per client; replay, refuse or reject the repeats."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        openapi: Callable[[], dict[str, Any]],
+        default_policy: Policy = "optional",
+        client_header: str = "authorization",
+        ttl: float = 86400.0,
+        lock_ttl: float = 60.0,
+        max_body: int = 1_048_576,
+    ) -> None:
+        self.app = app
+        self._openapi = openapi
+        self._default_policy = default_policy
+        self._client_header = client_header.lower().encode("latin-1")
+        self._ttl = ttl
+        self._lock_ttl = lock_ttl
+        self._max_body = max_body
+        self._table: list[tuple[re.Pattern[str], frozenset[str], Policy]] | None = None
+
+    def _policy(self, method: str, path: str) -> Policy:
+        if self._table is None:
+            self._table = policy_table(self._openapi(), self._default_policy)
+        for regex, methods, policy in self._table:
+            if method in methods and regex.match(path):
+                return policy
+        return self._default_policy  # a route left out of the schema
+
+    def _client(self, scope: Scope) -> str:
+        subject: object = scope.get("state", {}).get("auth_subject")
+        if isinstance(subject, str) and subject:
+            return "sub:" + subject
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        for name, value in headers:
+            if name == self._client_header:
+                return "hdr:" + value.decode("latin-1")
+        return "anonymous"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http" or scope["method"] not in METHODS:
+            await self.app(scope, receive, send)
+            return
+        policy = self._policy(scope["method"], scope["path"])
+        if policy == "off":
+            await self.app(scope, receive, send)
+            return
+        values = [value for name, value in scope["headers"] if name == HEADER]
+        if not values:
+            if policy == "required":
+                await self._problem(
+                    scope,
+                    receive,
+                    send,
+                    400,
+                    "This operation needs an Idempotency-Key header: a unique key per operation.",
+                )
+                return
+            await self.app(scope, receive, send)
+            return
+        key = parse_key(values)
+        if key is None:
+            detail = (
+                f"Idempotency-Key must be one quoted string of 1-{MAX_KEY_LENGTH} "
+                "printable ASCII characters."
+            )
+            await self._problem(scope, receive, send, 400, detail)
+            return
+        await self._keyed(scope, receive, send, key)
+
+    async def _keyed(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
+        store: IdempotencyStore | None = scope.get("state", {}).get("idempotency")
+        if store is None:
+            raise RuntimeError("no idempotency store in the lifespan state")
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self._max_body:
+                await self._too_large(scope, receive, send)
+                return
+        try:
+            body = await self._read_body(receive)
+        except _DisconnectedError:
+            return  # the client left before sending its body: nothing to run or answer
+        if body is None:
+            await self._too_large(scope, receive, send)
+            return
+        fingerprint = hashlib.sha256(
+            b"\0".join(
+                [scope["method"].encode(), scope["path"].encode(), scope["query_string"], body]
+            )
+        ).hexdigest()
+        storage_key = hashlib.sha256(f"{self._client(scope)}\n{key}".encode()).hexdigest()
+        try:
+            claim = await store.begin(storage_key, fingerprint, lock_ttl=self._lock_ttl)
+        except Exception as exc:  # an outage of the store degrades the request, never a 500
+            logger.warning("idempotency.store_unavailable", error=type(exc).__name__)
+            await self._problem(
+                scope,
+                receive,
+                send,
+                503,
+                "The idempotency store is unavailable; retry later with the same key.",
+                headers={"Retry-After": "1"},
+            )
+            return
+        if claim.outcome == "mismatch":
+            await self._problem(
+                scope,
+                receive,
+                send,
+                422,
+                "This Idempotency-Key was used with a different request payload.",
+            )
+        elif claim.outcome == "in_flight":
+            await self._problem(
+                scope,
+                receive,
+                send,
+                409,
+                "A request with this Idempotency-Key is still being processed; retry later.",
+                headers={"Retry-After": "1"},
+            )
+        elif claim.outcome == "completed" and claim.response is not None:
+            await _replay(claim.response, send)
+        elif claim.token is not None:
+            await self._run_once(scope, receive, send, store, storage_key, claim.token, body)
+
+    async def _run_once(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        store: IdempotencyStore,
+        key: str,
+        token: str,
+        body: bytes,
+    ) -> None:
+        delivered = False
+
+        async def replay_receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+        settled = False
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers, settled
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                    if k.decode("latin-1").lower() not in _NOT_REPLAYED
+                ]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and status < 500:
+                    # Keep the response before the client sees its end, so that a retry sent
+                    # after the answer arrived is always a replay, never a 409.
+                    settled = await self._complete(
+                        store, key, token, StoredResponse(status, headers, b"".join(chunks))
+                    )
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        finally:
+            if not settled:
+                await self._release(store, key, token)
+
+    async def _complete(
+        self, store: IdempotencyStore, key: str, token: str, response: StoredResponse
+    ) -> bool:
+        try:
+            await store.complete(key, token, response, ttl=self._ttl)
+        except Exception as exc:
+            logger.warning("idempotency.store_failed", error=type(exc).__name__)
+            return False
+        return True
+
+    @staticmethod
+    async def _release(store: IdempotencyStore, key: str, token: str) -> None:
+        try:
+            await store.release(key, token)
+        except Exception as exc:  # the lock expires by itself after lock_ttl
+            logger.warning("idempotency.release_failed", error=type(exc).__name__)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _DisconnectedError
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._problem(
+            scope,
+            receive,
+            send,
+            413,
+            f"Request bodies of keyed requests are limited to {self._max_body} bytes.",
+        )
+
+    @staticmethod
+    async def _problem(
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        request_id = scope.get("state", {}).get("request_id")
+        response = problem_response(status, detail, request_id=request_id, headers=headers)
+        await response(scope, receive, send)
+
+
+async def _replay(response: StoredResponse, send: Send) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((REPLAYED_HEADER.encode(), b"true"))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})

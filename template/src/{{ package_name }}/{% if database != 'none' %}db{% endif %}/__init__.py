@@ -1,0 +1,1 @@
+"""The service's database: engine, tables, the item repository and Alembic migrations."""
