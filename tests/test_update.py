@@ -38,7 +38,6 @@ UPDATE_SETS = ("default", "py311-billing")
 # The updated projects that also run their whole suite (the rest get the lighter checks).
 FULL_SUITE = {("0.1.0", "default"), ("0.3.0", "py311-billing")}
 
-MARKERS = ("<<<<<<< ", ">>>>>>> ")
 GIT = [
     "git",
     "-c",
@@ -48,9 +47,9 @@ GIT = [
     "-c",
     "commit.gpgsign=false",
 ]
-TEMPLATE_ENV = str(
-    Path(sys.executable).parent.parent
-)  # has pre-commit and pre-commit-hooks
+# The template's own environment has pre-commit and pre-commit-hooks (dev dependencies), so
+# the projects that are not synced run their hook with it (UV_PROJECT_ENVIRONMENT).
+TEMPLATE_ENV = str(Path(sys.executable).parent.parent)
 
 OWNER_PARAGRAPH = (
     "Owned by the Orders team (#orders-oncall). Takes orders from the web shop and hands them\n"
@@ -435,7 +434,7 @@ def test_update_keeps_every_owner_edit(
 def test_only_the_conflicting_line_is_marked_and_pre_commit_refuses_it(
     updated: dict[tuple[str, str], Path], version: str, option_set: str
 ) -> None:
-    """Markers only in settings.py (edited on a line the template changed); the hook refuses them until resolved."""
+    """Markers only in files the owner edited (settings.py always); the hook refuses them until resolved."""
     project = updated[(version, option_set)]
     settings = package_dir(project, option_set) / "settings.py"
     app = package_dir(project, option_set) / "app.py"
@@ -583,7 +582,7 @@ def test_check_update_reports_a_newer_version(
     current = subprocess.run(
         ["scripts/check-template-update"],
         cwd=project,
-        env={**_env(), "COPIER": copier_cmd},
+        env={**clean_env(), "COPIER": copier_cmd},
         capture_output=True,
         text=True,
         check=False,
@@ -597,7 +596,7 @@ def test_check_update_reports_a_newer_version(
     behind = subprocess.run(
         ["scripts/check-template-update"],
         cwd=project,
-        env={**_env(), "COPIER": copier_cmd},
+        env={**clean_env(), "COPIER": copier_cmd},
         capture_output=True,
         text=True,
         check=False,
@@ -605,10 +604,6 @@ def test_check_update_reports_a_newer_version(
     )
     assert behind.returncode == 1, behind.stdout + behind.stderr
     assert '"latest_version": "99.0.0"' in behind.stdout
-
-
-def _env() -> dict[str, str]:
-    return clean_env()
 
 
 def test_ci_runs_the_update_check_on_a_schedule(
