@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     """
     settings = settings or get_settings()
     check_stores(settings)
-    registry = HealthRegistry(default_timeout=settings.readiness_timeout)
+    registry = HealthRegistry(default_timeout=settings.readiness_check_timeout)
     lifecycle = Lifecycle()
     upstreams = Upstreams.from_settings(settings)
     upstreams.register_readiness(registry)
