@@ -4,7 +4,8 @@
 change committed. ``Relay`` publishes pending events in order, marks them sent, backs off while
 the broker is unreachable and never gives up: nothing is lost, delivery is at least once.
 Several replicas can relay at once: on PostgreSQL each batch is claimed with
-``FOR UPDATE SKIP LOCKED``.
+``FOR UPDATE SKIP LOCKED``. Batches go out in order; the events of one batch are published
+concurrently, so a consumer must not rely on their order (the example's effect commutes).
 """
 
 import asyncio
@@ -137,35 +138,36 @@ class Relay:
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
         )
-        sent: list[int] = []
-        failed = False
         async with self._engine.begin() as conn:
-            for seq, event_id, body in (await conn.execute(pending)).all():
-                try:
-                    await self._send(event_id, body)
-                except Exception as exc:
-                    failed = True
-                    error = f"{type(exc).__name__}: {exc}"[:300]
-                    logger.warning("outbox.publish_failed", event_id=event_id, error=error)
-                    await conn.execute(
-                        update(outbox)
-                        .where(outbox.c.seq == seq)
-                        .values(attempts=outbox.c.attempts + 1, last_error=error)
-                    )
-                    break  # keep the order: the rest wait for the broker too
-                sent.append(seq)
+            rows = (await conn.execute(pending)).all()
+            # One batch is published concurrently (the broker confirms each); batches go in order.
+            results = await asyncio.gather(
+                *(self._send(row.event_id, row.body) for row in rows), return_exceptions=True
+            )
+            outcome = list(zip(rows, results, strict=True))
+            sent = [row.seq for row, error in outcome if error is None]
+            errors = [(row.seq, error) for row, error in outcome if error is not None]
+            if errors:
+                reason = f"{type(errors[0][1]).__name__}: {errors[0][1]}"[:300]
+                logger.warning("outbox.publish_failed", events=len(errors), error=reason)
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.seq.in_([seq for seq, _ in errors]))
+                    .values(attempts=outbox.c.attempts + 1, last_error=reason)
+                )
             if sent:
                 await conn.execute(
                     update(outbox).where(outbox.c.seq.in_(sent)).values(sent_at=datetime.now(UTC))
                 )
+        failed = bool(errors)
         if sent:
             logger.debug("outbox.relayed", events=len(sent))
         return len(sent), failed
 
     async def _send(self, event_id: str, body: str) -> None:
+        """Publish one stored event inside the trace of the request that wrote it."""
         payload: dict[str, Any] = orjson.loads(body)
         carrier = {key: payload[key] for key in ("traceparent", "tracestate") if payload.get(key)}
-        # Publish inside the trace of the request that wrote the event.
         token = context.attach(propagate.extract(carrier))
         try:
             async with asyncio.timeout(self._publish_timeout):
