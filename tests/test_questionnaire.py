@@ -47,7 +47,11 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         child.send(CLEAR_LINE + "80" + ENTER)
         child.expect("http_port must be a whole number from 1024 to 65535")
         child.send(CLEAR_LINE + "8081" + ENTER)
-        for prompt in ("Database for the service", "Use Redis for shared state"):
+        for prompt in (
+            "Database for the service",
+            "Use Redis for shared state",
+            "Message broker for events",
+        ):
             child.expect(prompt)
             child.send(ENTER)
         child.expect(pexpect.EOF, timeout=60)
