@@ -87,6 +87,7 @@ class Relay:
         backoff_max: float = 10.0,
         publish_timeout: float = 5.0,
         retention: float = 86400.0,
+        concurrency: int = 16,
     ) -> None:
         self._engine = engine
         self._publish = publish
@@ -95,6 +96,7 @@ class Relay:
         self._backoff_max = backoff_max
         self._publish_timeout = publish_timeout
         self._retention = retention
+        self._in_flight = asyncio.Semaphore(concurrency)  # publishes awaiting the broker
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
 
@@ -140,7 +142,7 @@ class Relay:
         )
         async with self._engine.begin() as conn:
             rows = (await conn.execute(pending)).all()
-            # One batch is published concurrently (the broker confirms each); batches go in order.
+            # A batch is published concurrently (up to `concurrency` at once); batches in order.
             results = await asyncio.gather(
                 *(self._send(row.event_id, row.body) for row in rows), return_exceptions=True
             )
@@ -168,12 +170,13 @@ class Relay:
         """Publish one stored event inside the trace of the request that wrote it."""
         payload: dict[str, Any] = orjson.loads(body)
         carrier = {key: payload[key] for key in ("traceparent", "tracestate") if payload.get(key)}
-        token = context.attach(propagate.extract(carrier))
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                await self._publish(payload, event_id)
-        finally:
-            context.detach(token)
+        async with self._in_flight:
+            token = context.attach(propagate.extract(carrier))
+            try:
+                async with asyncio.timeout(self._publish_timeout):
+                    await self._publish(payload, event_id)
+            finally:
+                context.detach(token)
 
     async def _prune(self) -> None:
         """Delete events sent longer ago than the retention, at most once a minute."""
