@@ -74,6 +74,12 @@ async def _connect(bus: EventBus, messaging: Messaging, settings: Settings) -> N
         return
 
 
+async def _relay(relay: Relay, messaging: Messaging) -> None:
+    """Relay once the broker is first connected (after that, the relay backs off by itself)."""
+    await messaging.connected.wait()
+    await relay.run()
+
+
 @asynccontextmanager
 async def open_messaging(
     settings: Settings, registry: HealthRegistry, engine: AsyncEngine
@@ -106,7 +112,7 @@ async def open_messaging(
         messaging.bus, messaging.relay = bus, relay
         registry.register("broker", bus.ping)
         connecting = asyncio.create_task(_connect(bus, messaging, settings), name="broker-connect")
-        relaying = asyncio.create_task(relay.run(), name="outbox-relay")
+        relaying = asyncio.create_task(_relay(relay, messaging), name="outbox-relay")
         try:
             yield messaging
         finally:
