@@ -6,6 +6,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..health import HealthRegistry
 from ..models import Item
 from ..settings import Settings
-from .broker import EventBus, create_bus
 from .consumer import ItemTotalsConsumer
 from .events import item_created
 from .outbox import Outbox, Relay
+
+if TYPE_CHECKING:
+    from .broker import EventBus
 
 __all__ = ["Messaging", "open_messaging"]
 
@@ -29,7 +32,7 @@ class Messaging:
 
     settings: Settings
     outbox: Outbox
-    bus: EventBus | None = None
+    bus: "EventBus | None" = None
     relay: Relay | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -49,7 +52,7 @@ class Messaging:
             )
 
 
-async def _connect(bus: EventBus, messaging: Messaging, settings: Settings) -> None:
+async def _connect(bus: "EventBus", messaging: Messaging, settings: Settings) -> None:
     """Start the broker, retrying with backoff: the service serves while the broker is down."""
     failures = 0
     while True:
@@ -92,6 +95,8 @@ async def open_messaging(
         return
     registry.register("outbox", messaging.check_backlog)
     try:
+        from .broker import create_bus  # the broker client is imported only when configured
+
         bus = create_bus(settings)
         consumer = ItemTotalsConsumer(
             engine,
