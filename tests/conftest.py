@@ -33,6 +33,7 @@ BASE_ANSWERS: dict[str, Any] = {
     "ci_provider": "github",
     "database": "postgres",
     "redis": True,
+    "broker": "none",
 }
 
 # Option sets rendered in every tier; together they cover every value of every choice.
@@ -56,7 +57,10 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "http_port": 65535,
         "author_name": "Zoë O'Brien",
         "redis": False,
+        "broker": "rabbitmq",
     },
+    "redis-streams": {"broker": "redis"},
+    "nats-jetstream": {"broker": "nats", "redis": False},
 }
 
 

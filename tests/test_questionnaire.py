@@ -49,7 +49,11 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         child.send(CLEAR_LINE + "8081" + ENTER)
         child.expect("CI system")
         child.send(ENTER)  # keep github
-        for prompt in ("Database for the service", "Use Redis for shared state"):
+        for prompt in (
+            "Database for the service",
+            "Use Redis for shared state",
+            "Message broker for events",
+        ):
             child.expect(prompt)
             child.send(ENTER)
         child.expect(pexpect.EOF, timeout=60)

@@ -46,6 +46,7 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("python_version", "3.10", "3.10"),
     ("ci_provider", "jenkins", "jenkins"),
     ("database", "mysql", "mysql"),
+    ("broker", "kafka", "kafka"),
 ]
 
 
@@ -108,4 +109,13 @@ def test_no_external_store_at_all_is_refused(template: Path, tmp_path: Path) -> 
     dst = tmp_path / "nostore"
     with pytest.raises(ValueError, match=r"redis must be yes when database is none"):
         render(template, dst, database="none", redis=False)
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis", "nats"])
+def test_broker_without_a_database_is_refused(template: Path, tmp_path: Path, broker: str) -> None:
+    """A broker with database=none is refused: the transactional outbox needs the database."""
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"broker must be none when database is none"):
+        render(template, dst, database="none", broker=broker)
     assert not dst.exists() or not any(dst.iterdir())

@@ -1,7 +1,7 @@
 """The example resource in the database."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +10,7 @@ import structlog
 from fastapi import HTTPException, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..models import Item, ItemCreate
 from .engine import ping
@@ -19,6 +19,9 @@ from .tables import items
 __all__ = ["SqlItemRepository"]
 
 logger = structlog.get_logger(__name__)
+
+# Called inside the transaction that stores a new item (it commits or rolls back with it).
+OnCreated = Callable[[AsyncConnection, Item], Awaitable[None]]
 
 
 @contextmanager
@@ -52,8 +55,9 @@ def _item(row: Any) -> Item:
 class SqlItemRepository:
     """Items in the ``items`` table, shared by every replica."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, on_created: OnCreated | None = None) -> None:
         self._engine = engine
+        self._on_created = on_created
 
     async def add(self, data: ItemCreate) -> Item:
         """Store a new item and return it with its id."""
@@ -61,6 +65,8 @@ class SqlItemRepository:
         with _available():
             async with self._engine.begin() as conn:
                 await conn.execute(items.insert().values(**item.model_dump()))
+                if self._on_created is not None:  # e.g. an outbox event, in this transaction
+                    await self._on_created(conn, item)
         return item
 
     async def get(self, item_id: uuid.UUID) -> Item | None:
