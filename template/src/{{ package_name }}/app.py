@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with open_stores(settings, registry) as stores:
+            # The message broker's metrics (when a broker is configured) join /metrics.
+            bus = getattr(stores.get("messaging"), "bus", None)
+            if bus is not None:
+                http_metrics.extra_registries.append(bus.registry)
             upstreams.open()
             for upstream in upstreams:
                 http_metrics.track_breaker(upstream.breaker.name)

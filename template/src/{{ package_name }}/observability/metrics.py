@@ -41,6 +41,8 @@ class HttpMetrics:
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
     )
+    # Registries of other components (the message broker's) served on the same /metrics.
+    extra_registries: list[CollectorRegistry] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         reg = self.registry
@@ -149,5 +151,5 @@ _BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def render(metrics: HttpMetrics) -> bytes:
-    """The registry in Prometheus text format."""
-    return generate_latest(metrics.registry)
+    """The registry, then any extra ones (e.g. the broker's), in Prometheus text format."""
+    return b"".join(generate_latest(r) for r in (metrics.registry, *metrics.extra_registries))
