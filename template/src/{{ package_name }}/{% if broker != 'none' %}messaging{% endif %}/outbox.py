@@ -118,7 +118,8 @@ class Relay:
             if failed:
                 failures += 1
                 delay = min(self._backoff_max, self._interval * 2 ** min(failures, 16))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+                jitter = random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311: jitter, not security
+                await asyncio.sleep(delay * jitter)
                 continue
             failures = 0
             if sent >= self._batch_size:

@@ -62,7 +62,8 @@ async def _connect(bus: "EventBus", messaging: Messaging, settings: Settings) ->
                 await bus.declare()
         except Exception as exc:
             failures += 1
-            delay = min(10.0, 0.2 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0)  # noqa: S311
+            jitter = random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311: jitter, not security
+            delay = min(10.0, 0.2 * 2 ** min(failures, 10)) * jitter
             logger.warning(
                 "broker.connect_failed",
                 error=f"{type(exc).__name__}: {exc}"[:300],
