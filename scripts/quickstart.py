@@ -32,7 +32,7 @@ def sh(*cmd: str, cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, env=env)
 
 
-def answers(port: int) -> bool:
+def listening(port: int) -> bool:
     """True when something accepts TCP connections on 127.0.0.1:port."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -65,7 +65,7 @@ def main() -> int:
     sh(uv, "sync", "--locked", "--quiet", cwd=dst)
     sh(uv, "run", "--no-sync", "ruff", "check", ".", cwd=dst)
     sh(uv, "run", "--no-sync", "mypy", cwd=dst)
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not answers(port)]
+    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not listening(port)]
     if missing:
         # The service's own tests talk to real servers; without them, show it running instead.
         print(f"skipping the service's tests: {', '.join(missing)} not running on 127.0.0.1")
