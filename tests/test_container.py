@@ -18,7 +18,7 @@ import engine
 import httpx
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, render
+from conftest import BASE_ANSWERS, free_port, render, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -58,12 +58,6 @@ def _image(engine_ready: None, template: Path, tmp_path_factory: pytest.TempPath
     return inspect
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _grace_period(project: Path) -> int:
     deployment = yaml.safe_load((project / "deploy" / "k8s" / "deployment.yaml").read_text())
     return int(deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])
@@ -86,7 +80,7 @@ def test_image_metadata_runs_as_non_root_with_labels(image: dict[str, Any]) -> N
 
 def test_container_serves_then_drains_in_flight_requests_on_sigterm(image: dict[str, Any]) -> None:
     """/readyz is 200 as non-root; on SIGTERM an in-flight request completes and it exits 0 in time."""
-    port = _free_port()
+    port = free_port()
     name = f"shipshape-test-{port}"
     grace = _grace_period(image["Project"])
     engine.docker(
@@ -98,14 +92,7 @@ def test_container_serves_then_drains_in_flight_requests_on_sigterm(image: dict[
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert ready, engine.docker("logs", name, check=False).stdout[-3000:]
+        assert wait_ready(base, 60), engine.docker("logs", name, check=False).stdout[-3000:]
         ids = engine.docker("exec", name, "python", "-c", "import os; print(os.getuid(), os.getgid())")
         assert ids.stdout.split() == ["10001", "10001"]
         assert httpx.get(f"{base}/info").json()["git_commit"] == COMMIT

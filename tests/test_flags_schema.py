@@ -8,9 +8,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from referencing import Registry, Resource
-
 from conftest import OPTION_SETS, render
+from referencing import Registry, Resource
 
 SCHEMAS = Path(__file__).parent / "schemas" / "flagd"
 

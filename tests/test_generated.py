@@ -9,15 +9,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import BASE_ANSWERS, OPTION_SETS, clean_env, render, run, uv_bin
+from conftest import (
+    BASE_ANSWERS,
+    OPTION_SETS,
+    clean_env,
+    free_port,
+    render,
+    run,
+    uv_bin,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -67,21 +74,14 @@ def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str)
     assert " failed" not in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[str, Path]) -> None:
     """The default service serves /readyz, writes only JSON lines, and exits 0 on SIGTERM."""
     project = projects["default"]
     package = BASE_ANSWERS["package_name"]
     prefix = package.upper() + "_"
-    port = _free_port()
+    port = free_port()
     shutdown_timeout = 5
     env = clean_env(**{f"{prefix}PORT": str(port), f"{prefix}SHUTDOWN_TIMEOUT": str(shutdown_timeout)})
-    started = time.monotonic()
     process = subprocess.Popen(
         [str(project / ".venv" / "bin" / "python"), "-m", package],
         cwd=project,
@@ -92,14 +92,7 @@ def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[s
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = started + 30
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                time.sleep(0.05)
-        assert ready, "service never answered /readyz with 200"
+        assert wait_ready(base, 30), "service never answered /readyz with 200"
         flags = httpx.get(f"{base}/readyz").json()["checks"]["flags"]["detail"]
         assert flags == {"provider": "file:flags/flags.json", "state": "READY"}
         assert "quantity_total" not in httpx.get(f"{base}/items").json()

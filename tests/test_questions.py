@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
-
 from conftest import BASE_ANSWERS, render
 
 BAD_ANSWERS: list[tuple[str, Any, str]] = [

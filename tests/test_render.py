@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import BASE_ANSWERS, OPTION_SETS, render
 
 # `${{ ... }}` (GitHub Actions expressions) and `${#array[@]}` (bash) are not Jinja.

@@ -579,29 +579,25 @@ def test_check_update_reports_a_newer_version(
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
     project = render_at(clone, newest, tmp_path / "svc", "default")
     copier_cmd = str(Path(sys.executable).with_name("copier"))
-    current = subprocess.run(
-        ["scripts/check-template-update"],
-        cwd=project,
-        env={**clean_env(), "COPIER": copier_cmd},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+
+    def check_update() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["scripts/check-template-update"],
+            cwd=project,
+            env={**clean_env(), "COPIER": copier_cmd},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    current = check_update()
     assert current.returncode == 0, current.stdout + current.stderr
     assert "up to date" in current.stdout
     (clone / "CHANGES").write_text("a later release\n")
     commit_all(clone, "later")
     git(clone, "tag", "99.0.0")
-    behind = subprocess.run(
-        ["scripts/check-template-update"],
-        cwd=project,
-        env={**clean_env(), "COPIER": copier_cmd},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    behind = check_update()
     assert behind.returncode == 1, behind.stdout + behind.stderr
     assert '"latest_version": "99.0.0"' in behind.stdout
 
