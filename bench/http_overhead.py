@@ -5,9 +5,15 @@ Usage: uv run python bench/http_overhead.py [--seconds 8] [--rounds 3] [--connec
 Renders the template with the default answers, installs it, and serves, one at a time on the
 same uvicorn settings (one worker, uvloop, httptools):
 
-- bare: a FastAPI app with the same GET route and response model, no middleware, no logs;
+- bare: a FastAPI app with the same GET route, response model and handler shape (the store
+  reached through a dependency on the lifespan state), no middleware, no logs;
 - service variants: the generated service's GET /items/{id} with JSON access logs, metrics
   and tracing (OTLP/HTTP to a local sink process) at 100% and 10% sampling, and with tracing off.
+
+By default the service is rendered without a database (``--database none``: items in memory, like
+the bare app), so the ratios measure the middleware, logging, metrics and tracing alone;
+``--database sqlite`` renders the default answers, whose example GET reads the embedded SQLite
+file (no DATABASE_URL), and then measures mostly the database round trip.
 
 Load comes from wrk (Debian package `wrk`) in another process. Rounds are interleaved so that
 machine noise hits every variant alike; the table gives the median over rounds and the ratio to
@@ -41,9 +47,11 @@ PREFIX = PACKAGE.upper() + "_"
 BARE_APP = textwrap.dedent(
     '''
     import uuid
+    from contextlib import asynccontextmanager
     from datetime import UTC, datetime
+    from typing import Annotated
 
-    from fastapi import FastAPI, HTTPException
+    from fastapi import Depends, FastAPI, HTTPException, Request
     from pydantic import BaseModel
 
     class Item(BaseModel):
@@ -53,19 +61,31 @@ BARE_APP = textwrap.dedent(
         created_at: datetime
 
     ITEMS: dict[uuid.UUID, Item] = {}
-    app = FastAPI()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield {"items": ITEMS}
+
+    # The handler has the service's shape: the store comes from the lifespan state through a
+    # dependency, so the ratio measures what the service adds around the same handler.
+    async def _items(request: Request) -> dict[uuid.UUID, Item]:
+        items: dict[uuid.UUID, Item] = request.state.items
+        return items
+
+    ItemsDep = Annotated[dict[uuid.UUID, Item], Depends(_items)]
+    app = FastAPI(lifespan=lifespan)
 
     @app.post("/items", status_code=201)
-    async def create(data: dict[str, object]) -> Item:
+    async def create(data: dict[str, object], items: ItemsDep) -> Item:
         item = Item(id=uuid.uuid4(), created_at=datetime.now(UTC), name=str(data["name"]), quantity=1)
-        ITEMS[item.id] = item
+        items[item.id] = item
         return item
 
     @app.get("/items/{item_id}")
-    async def get(item_id: uuid.UUID) -> Item:
-        if item_id not in ITEMS:
+    async def get(item_id: uuid.UUID, items: ItemsDep) -> Item:
+        if item_id not in items:
             raise HTTPException(404)
-        return ITEMS[item_id]
+        return items[item_id]
     '''
 )
 
@@ -75,6 +95,8 @@ SINK = textwrap.dedent(
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a collector does
+
         def do_POST(self):
             self.rfile.read(int(self.headers.get("content-length", 0)))
             self.send_response(200)
@@ -90,16 +112,35 @@ SINK = textwrap.dedent(
 )
 
 
+# wrk script for the example idempotent POST: a new Idempotency-Key (a quoted string, as the
+# header's structured-field syntax wants) on every request, so each one is an original.
+POST_LUA = textwrap.dedent(
+    '''
+    local counter = 0
+    local run = tostring(math.random(1, 1000000000))
+    wrk.method = "POST"
+    wrk.body = '{"name": "bench"}'
+    wrk.headers["Content-Type"] = "application/json"
+    request = function()
+        counter = counter + 1
+        wrk.headers["Idempotency-Key"] = '"bench-' .. run .. '-' .. counter .. '"'
+        return wrk.format(nil, "/items")
+    end
+    '''
+)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def render(workdir: Path) -> Path:
+def render(workdir: Path, database: str) -> Path:
     local.env["PATH"] = f"{Path(sys.executable).parent}:{local.env.get('PATH', '')}"
     project = workdir / "svc"
-    copier.run_copy(str(ROOT), project, defaults=True, unsafe=True, quiet=True)
+    data = {"database": "none"} if database == "none" else {}
+    copier.run_copy(str(ROOT), project, data=data, defaults=True, unsafe=True, quiet=True)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     uv = str(Path(sys.executable).parent / "uv")
     subprocess.run([uv, "sync", "--quiet", "--no-dev"], cwd=project, check=True, env=env)
@@ -119,9 +160,11 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
-def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
+    """wrk against ``url`` (with a Lua ``script`` if given): req/s, p50 and p99 in ms."""
+    extra = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         check=True, capture_output=True, text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -137,7 +180,10 @@ def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
 
 
-def serve(variant: str, project: Path, workdir: Path, sink_port: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    variant: str, project: Path, workdir: Path, sink_port: int, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start one variant; return the process and the URL of an item it holds."""
     port = free_port()
     python = str(project / ".venv" / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
@@ -159,6 +205,7 @@ def serve(variant: str, project: Path, workdir: Path, sink_port: int) -> tuple[s
         else:
             ratio = "1.0" if "100%" in variant else "0.1"
             env.update({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ratio})
+        env.update(extra_env or {})
     process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_ready(f"{base}/items/00000000-0000-0000-0000-000000000000", process)
@@ -171,13 +218,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database", choices=["none", "sqlite"], default="none")
     parser.add_argument("--variants", default="bare,service: tracing off,service: 100% sampled,service: 10% sampled")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     variants = args.variants.split(",")
     workdir = Path(tempfile.mkdtemp())
-    project = render(workdir)
+    project = render(workdir, args.database)
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
@@ -196,7 +244,7 @@ def main() -> None:
         sink.terminate()
     med = {v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")} for v, rs in results.items()}
     bare = med[variants[0]]
-    print(f"\nGET /items/{{id}}, {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}")
+    print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}")
     print(f"{'variant':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
     for variant in variants:
         m = med[variant]

@@ -10,10 +10,16 @@ In one run, on this machine:
    project's own ``pytest`` (the suite's wall time, and copy-to-green in all). The uv cache is
    warmed by a first, unmeasured copy-and-sync of the default answers;
 3. service start (``python -m <package>``) to the first ``/readyz`` 200, and the idle RSS of
-   the one worker a second later, median of ``--runs``, beside a bare FastAPI app;
-4. throughput, p50 and p99 of ``GET /items/{id}`` under wrk, everything on (JSON access log,
-   metrics, tracing to a local OTLP sink at 100% and at 10% sampling) vs the bare app, rounds
-   interleaved (``bench/http_overhead.py`` does the serving and the measuring).
+   the one worker a second later, median of ``--runs``, beside a bare FastAPI app: for the
+   default answers (an embedded SQLite file that migrates itself at start) and without a
+   database;
+4. throughput, p50 and p99 under wrk, everything on (JSON access log, metrics, tracing to a
+   local OTLP sink) vs the bare app with the same handlers, rounds interleaved
+   (``bench/http_overhead.py`` does the serving and the measuring): ``GET /items/{id}`` at 100%
+   and 10% sampling, and the idempotent ``POST /items`` with a new Idempotency-Key per request
+   at 10% sampling, its keys in Redis when Redis answers on 127.0.0.1:6379 (else in memory).
+   The service is rendered without a database here (items in memory, as in the bare app), so
+   the ratios measure what the service adds, not a database round trip.
 
 Needs uv, git and wrk (Debian package ``wrk``). The machine is shared and noisy: compare the
 ratios, not the absolute figures, and rerun before believing a change.
@@ -26,6 +32,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -146,46 +153,74 @@ def start_to_ready(cmd: list[str], cwd: Path, url: Callable[[int], str], env: di
         process.wait(timeout=30)
 
 
-def startup(project: Path, workdir: Path, runs: int) -> dict[str, tuple[float, float]]:
+def startup(project: Path, workdir: Path, runs: int, *, bare: bool) -> dict[str, tuple[float, float]]:
     python = str(project / ".venv" / "bin" / "python")
     package = BASE_ANSWERS["package_name"]
     prefix = package.upper() + "_"
     service = ([python, "-m", package], project, lambda p: f"http://127.0.0.1:{p}/readyz",
                clean_env(**{f"{prefix}PORT": "{port}"}))
-    bare = ([python, "-m", "uvicorn", "bare_app:app", "--port", "{port}", "--log-level", "warning"],
-            workdir, lambda p: f"http://127.0.0.1:{p}/docs", clean_env())
-    samples: dict[str, list[tuple[float, float]]] = {"service": [], "bare": []}
+    bare_app = ([python, "-m", "uvicorn", "bare_app:app", "--port", "{port}", "--log-level", "warning"],
+                workdir, lambda p: f"http://127.0.0.1:{p}/docs", clean_env())
+    samples: dict[str, list[tuple[float, float]]] = {"service": [], **({"bare": []} if bare else {})}
     for _ in range(runs):  # interleaved
         samples["service"].append(start_to_ready(*service))
-        samples["bare"].append(start_to_ready(*bare))
+        if bare:
+            samples["bare"].append(start_to_ready(*bare_app))
     return {
         name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
         for name, values in samples.items()
     }
 
 
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+GET_VARIANTS = ["bare", "service: 100% sampled", "service: 10% sampled"]
+POST_VARIANTS = ["POST bare", "POST service: 10% sampled"]
+
+
 def throughput(project: Path, workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    variants = ["bare", "service: 100% sampled", "service: 10% sampled"]
     sink_port = http_overhead.free_port()
     sink = subprocess.Popen([sys.executable, "-c", http_overhead.SINK, str(sink_port)])
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    script = workdir / "post.lua"
+    script.write_text(http_overhead.POST_LUA)
+    prefix = BASE_ANSWERS["package_name"].upper() + "_"
+    # Keys expire a minute after the run; a prefix of their own keeps them apart.
+    keys = {f"{prefix}REDIS_URL": "redis://127.0.0.1:6379/0", f"{prefix}IDEMPOTENCY_TTL": "60",
+            f"{prefix}REDIS_KEY_PREFIX": "shipshape-bench:"} if redis_answers() else {}
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in GET_VARIANTS + POST_VARIANTS}
     try:
         for _ in range(args.rounds):
-            for variant in variants:
-                process, url = http_overhead.serve(variant, project, workdir, sink_port)
+            for variant in GET_VARIANTS + POST_VARIANTS:
+                post = variant.startswith("POST ")
+                served = variant.removeprefix("POST ")
+                process, url = http_overhead.serve(served, project, workdir, sink_port, keys if post else None)
+                if post:
+                    url = url.rsplit("/items/", 1)[0] + "/items"
                 try:
-                    http_overhead.run_wrk(url, 2, args.connections)  # warm-up
-                    results[variant].append(http_overhead.run_wrk(url, args.seconds, args.connections))
+                    http_overhead.run_wrk(url, 2, args.connections, script if post else None)  # warm-up
+                    results[variant].append(
+                        http_overhead.run_wrk(url, args.seconds, args.connections, script if post else None)
+                    )
                 finally:
                     process.send_signal(signal.SIGTERM)
                     process.wait(timeout=30)
+                print(f"{variant}: {results[variant][-1]}", file=sys.stderr)
     finally:
         sink.terminate()
         sink.wait()
-    return {
+    medians = {
         v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
         for v, rs in results.items()
     }
+    medians["POST service: 10% sampled"]["redis"] = 1.0 if keys else 0.0
+    return medians
 
 
 def machine() -> str:
@@ -216,9 +251,12 @@ def main() -> None:
     print("copy to green ...", file=sys.stderr)
     green = to_green(src)
     workdir = Path(tempfile.mkdtemp(prefix="shipshape-bench-"))
-    project = http_overhead.render(workdir)
+    project = http_overhead.render(workdir, "none")
+    default_dir = Path(tempfile.mkdtemp(prefix="shipshape-bench-"))
+    default_project = http_overhead.render(default_dir, "sqlite")
     print("start-up ...", file=sys.stderr)
-    starts = startup(project, workdir, args.runs)
+    starts = startup(default_project, default_dir, args.runs, bare=True)
+    starts_none = startup(project, workdir, args.runs, bare=False)
     print("throughput ...", file=sys.stderr)
     http = throughput(project, workdir, args)
 
@@ -235,9 +273,12 @@ def main() -> None:
     for name, t in green.items():
         rows.append((f"generated test suite wall time, {name}", f"{t['suite']:.1f} s", "-"))
     rows += [
-        ("service start to /readyz 200 (median)", f"{starts['service'][0]:.2f} s", "<= 0.6 s"),
+        ("service start to /readyz 200, default answers (SQLite, migrates at start)",
+         f"{starts['service'][0]:.2f} s", "<= 0.6 s"),
+        ("service start to /readyz 200, no database", f"{starts_none['service'][0]:.2f} s", "<= 0.6 s"),
         ("  bare FastAPI start to first 200", f"{starts['bare'][0]:.2f} s", "-"),
-        ("idle RSS, one worker", f"{starts['service'][1]:.0f} MB", "<= 70 MB"),
+        ("idle RSS, one worker, default answers", f"{starts['service'][1]:.0f} MB", "<= 70 MB"),
+        ("idle RSS, one worker, no database", f"{starts_none['service'][1]:.0f} MB", "<= 70 MB"),
         ("  bare FastAPI idle RSS", f"{starts['bare'][1]:.0f} MB", "-"),
     ]
     bare = http["bare"]
@@ -252,6 +293,14 @@ def main() -> None:
         )
         figure = f"GET /items/{{id}}, everything on, {variant.split(': ')[1]}: req/s, p50, p99"
         rows.append((figure, value, target))
+    bare_post, post = http["POST bare"], http["POST service: 10% sampled"]
+    rows.append(("POST /items, bare FastAPI: req/s, p50, p99",
+                 f"{bare_post['rps']:.0f}, {bare_post['p50']:.2f} ms, {bare_post['p99']:.2f} ms", "-"))
+    store = "Redis" if post["redis"] else "memory"
+    post_figure = f"POST /items with Idempotency-Key (keys in {store}), everything on, 10% sampled"
+    post_value = (f"{post['rps']:.0f} ({post['rps'] / bare_post['rps']:.2f}x), {post['p50']:.2f} ms, "
+                  f"{post['p99']:.2f} ms ({post['p99'] / bare_post['p99']:.2f}x)")
+    rows.append((post_figure + ": req/s, p50, p99", post_value, "-"))
 
     print(f"\nmachine: {machine()}")
     print(f"wrk: {args.connections} connections, {args.seconds} s x {args.rounds} rounds (median); "

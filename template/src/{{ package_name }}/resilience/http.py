@@ -28,6 +28,7 @@ import httpx
 import structlog
 
 from ..health import CheckWarning
+from ..observability.tracing import instrument_httpx_client
 from ..settings import Settings
 from .breaker import Breaker, BreakerOpenError
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
@@ -132,6 +133,7 @@ class Upstream:
             ),
             follow_redirects=False,
         )
+        instrument_httpx_client(self._client)  # client spans, traceparent to the upstream
 
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
