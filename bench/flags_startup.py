@@ -9,8 +9,9 @@ same service rendered from a template commit without flags. For each it prints:
   opentelemetry-api installed, as the OTel hook needs, FastAPI also imports its own OTel
   integration), against the baseline;
 - import time of the flag modules (``python -X importtime``, cumulative, after the app's other
-  imports): the OpenFeature SDK, the OpenTelemetry hook, and the flagd provider (gRPC,
-  protobuf), which is imported only when flagd (file or server) is the provider;
+  imports): the OpenFeature SDK, the OpenTelemetry hook, the service's file provider on
+  flagd's evaluator (``<package>.flag_file``, the default), and flagd's own provider (gRPC,
+  protobuf, YAML), which is imported only when a flagd server is the provider;
 - the median wall time from process start to the first ``/readyz`` 200, per provider mode
   (``file``: the default; ``memory``: OpenFeature without flagd), and for the baseline;
 - the cost of one evaluation of the example flag (file mode, targeting rule, tracing hook).
@@ -35,7 +36,8 @@ from pathlib import Path
 FLAG_MODULES = {
     "openfeature.api": "OpenFeature SDK",
     "openfeature.contrib.hook.opentelemetry": "OpenTelemetry hook (with opentelemetry-api)",
-    "openfeature.contrib.provider.flagd": "flagd provider (gRPC, protobuf, json-logic)",
+    "{package}.flag_file": "file provider: flagd's evaluator (json-logic), the default",
+    "openfeature.contrib.provider.flagd": "flagd's provider (gRPC, protobuf), server mode only",
 }
 
 
@@ -52,9 +54,9 @@ def _python(project: Path) -> str:
 def import_times(project: Path) -> dict[str, float]:
     """Cumulative import time (ms) of each flag module, imported after the app's other modules."""
     package = _package(project)
-    code = (
-        f"import {package}.settings, fastapi, structlog, orjson, uvicorn\n"
-        + "".join(f"import {module}\n" for module in FLAG_MODULES)
+    modules = {module.format(package=package): module for module in FLAG_MODULES}
+    code = f"import {package}.settings, fastapi, structlog, orjson, uvicorn\n" + "".join(
+        f"import {module}\n" for module in modules
     )
     result = subprocess.run(
         [_python(project), "-X", "importtime", "-c", code],
@@ -66,24 +68,22 @@ def import_times(project: Path) -> dict[str, float]:
     times: dict[str, float] = {}
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|(\s*)(\S+)", line)
-        if match and match.group(3) in FLAG_MODULES:
-            module = match.group(3)
+        if match and match.group(3) in modules:
+            module = modules[match.group(3)]
             times[module] = max(times.get(module, 0.0), int(match.group(1)) / 1000)
     return times
 
 
 EVALUATION = """
 import time
+from pathlib import Path
 from openfeature import api
 from openfeature.contrib.hook.opentelemetry import TracingHook
-from openfeature.contrib.provider.flagd import FlagdProvider
-from openfeature.contrib.provider.flagd.config import ResolverType
 from openfeature.evaluation_context import EvaluationContext
+from {package}.flag_file import FlagFileProvider
 
 api.add_hooks([TracingHook()])
-api.set_provider_and_wait(
-    FlagdProvider(resolver_type=ResolverType.FILE, offline_flag_source_path="flags/flags.json")
-)
+api.set_provider_and_wait(FlagFileProvider(Path("flags/flags.json"), 5.0))
 client = api.get_client()
 context = EvaluationContext("user-1", {"tenant": "acme", "method": "GET", "path": "/items"})
 for _ in range(500):
@@ -99,7 +99,7 @@ api.shutdown()
 def evaluation_us(project: Path) -> float:
     """Microseconds per evaluation of the example flag, in the project's environment."""
     result = subprocess.run(
-        [_python(project), "-c", EVALUATION],
+        [_python(project), "-c", EVALUATION.replace("{package}", _package(project))],
         cwd=project,
         capture_output=True,
         text=True,
@@ -176,7 +176,7 @@ def main() -> int:
         print(f"  {module:42s} {statistics.median(values):7.1f}  {label}")
 
     print(
-        f"import <package>.app (median of {args.runs}, ms; flagd is imported later, at start):"
+        f"import <package>.app (median of {args.runs}, ms; the provider is imported at start):"
     )
     projects = [("flags", args.project)] + (
         [("baseline", args.baseline)] if args.baseline else []

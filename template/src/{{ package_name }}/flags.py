@@ -2,8 +2,8 @@
 
 Deploying ships code dark; releasing is flipping a flag. The provider is chosen by settings:
 
-- ``file`` (default): flagd's in-process evaluator reading ``flags/flags.json``, re-read when
-  the file changes (polled every ``FLAGS_POLL_INTERVAL`` seconds);
+- ``file`` (default): flagd's evaluator in process over ``flags/flags.json``, re-read when the
+  file changes (checked every ``FLAGS_POLL_INTERVAL`` seconds; see ``flag_file.py``);
 - ``flagd``: a flagd server over gRPC (host and port from settings), for production;
 - ``memory``: OpenFeature's in-memory provider, filled by tests through ``memory_flags``.
 
@@ -14,7 +14,6 @@ without failing readiness (failing it would take every replica out of service at
 """
 
 import asyncio
-import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,20 +39,6 @@ _WATCHED_EVENTS = (
     ProviderEvent.PROVIDER_ERROR,
     ProviderEvent.PROVIDER_STALE,
 )
-
-
-class _DropWatcherErrors(logging.Filter):
-    """flagd's file watcher logs a traceback on every poll while the file is bad.
-
-    The same failure reaches ``Flags`` as a provider error event, which logs one warning per
-    change of state; the per-poll copies are dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.module == "file_watcher" and record.levelno >= logging.ERROR)
-
-
-_DROP_WATCHER_ERRORS = _DropWatcherErrors()
 
 
 @dataclass(frozen=True)
@@ -136,20 +121,14 @@ class Flags:
         settings = self.settings
         if settings.flags_provider == "memory":
             return InMemoryProvider(self.memory_flags)
-        # Imported here, only when flagd is the provider: it brings gRPC, protobuf and YAML even
-        # in file mode (about 0.2 s of start-up; see the template's bench/flags_startup.py).
+        if settings.flags_provider == "file":
+            from .flag_file import FlagFileProvider  # flagd's evaluator, without its client
+
+            return FlagFileProvider(settings.flags_file, settings.flags_poll_interval)
+        # Imported only when a flagd server is the provider: it brings gRPC, protobuf and YAML.
         from openfeature.contrib.provider.flagd import FlagdProvider
         from openfeature.contrib.provider.flagd.config import ResolverType
 
-        if settings.flags_provider == "file":
-            logging.getLogger("openfeature.contrib").addFilter(_DROP_WATCHER_ERRORS)
-            # In file mode flagd 0.6 polls the file every ``deadline_ms``; it reads
-            # FLAGD_OFFLINE_POLL_MS but does not use it, so the interval is passed here.
-            return FlagdProvider(
-                resolver_type=ResolverType.FILE,
-                offline_flag_source_path=str(settings.flags_file),
-                deadline_ms=max(1, round(settings.flags_poll_interval * 1000)),
-            )
         return FlagdProvider(
             resolver_type=ResolverType.RPC,
             host=settings.flags_host,
