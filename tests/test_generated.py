@@ -74,14 +74,18 @@ def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str)
     assert " failed" not in result.stdout
 
 
-def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[str, Path]) -> None:
+def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[str, Path], tmp_path: Path) -> None:
     """The default service serves /readyz, writes only JSON lines, and exits 0 on SIGTERM."""
     project = projects["default"]
     package = BASE_ANSWERS["package_name"]
     prefix = package.upper() + "_"
     port = free_port()
     shutdown_timeout = 5
-    env = clean_env(**{f"{prefix}PORT": str(port), f"{prefix}SHUTDOWN_TIMEOUT": str(shutdown_timeout)})
+    env = clean_env(**{
+        f"{prefix}PORT": str(port),
+        f"{prefix}SHUTDOWN_TIMEOUT": str(shutdown_timeout),
+        f"{prefix}SQLITE_PATH": str(tmp_path / "smoke.sqlite3"),  # a new embedded database
+    })
     process = subprocess.Popen(
         [str(project / ".venv" / "bin" / "python"), "-m", package],
         cwd=project,
@@ -119,5 +123,8 @@ def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[s
         assert {"timestamp", "level", "event", "logger"} <= line.keys(), line
     access = [line for line in lines if line["event"] == "http.request"]
     assert any(line.get("request_id") == "tpl-1" and line["route"] == "/items" for line in access)
+    # The embedded database migrated itself at start, without Alembic's plugin chatter.
+    assert any(line["event"].startswith("Running upgrade") for line in lines)
+    assert not [line for line in lines if line["logger"] == "alembic.runtime.plugins"]
     assert stderr.strip() == "", f"unexpected stderr output: {stderr}"
     assert os.path.exists(project / "uv.lock")
