@@ -47,7 +47,8 @@ class FlagFileProvider(AbstractProvider):
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         """Read the file once; the watcher starts whatever the outcome (so a fix is seen)."""
         try:
-            self._load(self.path.read_bytes())
+            self._content = self.path.read_bytes()
+            self._load(self._content)
         except Exception as exc:
             self._failing = True
             raise ProviderNotReadyError(_reason(exc)) from exc
@@ -74,21 +75,22 @@ class FlagFileProvider(AbstractProvider):
         try:
             content = self.path.read_bytes()
         except OSError as exc:
-            self._fail(exc, None)
+            self._content = None
+            self._fail(exc)
             return
         if content == self._content:
             return
+        self._content = content
         try:
             self._load(content)
         except Exception as exc:
-            self._fail(exc, content)
+            self._fail(exc)
             return
         if self._failing:
             self._failing = False
             self.emit_provider_ready(ProviderEventDetails(message="the flag file is readable"))
 
     def _load(self, content: bytes) -> None:
-        self._content = content
         data = json.loads(content)
         if not isinstance(data, dict):
             raise ValueError('a flag file is a JSON object: {"flags": {...}}')
@@ -96,8 +98,7 @@ class FlagFileProvider(AbstractProvider):
         if changed:
             self.emit_provider_configuration_changed(ProviderEventDetails(flags_changed=changed))
 
-    def _fail(self, exc: Exception, content: bytes | None) -> None:
-        self._content = content
+    def _fail(self, exc: Exception) -> None:
         if self._failing:
             return
         self._failing = True
