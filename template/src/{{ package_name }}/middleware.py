@@ -13,6 +13,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observability.logging import log_request
 from .observability.metrics import HttpMetrics
 from .observability.tracing import ServerSpans
 from .problems import problem_response
@@ -24,6 +25,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 logger = structlog.get_logger(__name__)
+_LOGGER_NAME = __name__
 
 _CRASH_DETAIL = "The server could not complete the request; quote the request_id if you report it."
 
@@ -116,7 +118,7 @@ class RequestContextMiddleware:
         self.app = app
         self.probe_paths = probe_paths
         self.spans = spans
-        self.metrics = metrics
+        self.stats = metrics.http if metrics is not None else None
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.response_headers = security_headers(hsts_max_age)
@@ -150,9 +152,9 @@ class RequestContextMiddleware:
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         probe = scope["path"] in self.probe_paths
         span = self.spans.start(scope) if self.spans is not None and not probe else None
-        metrics = None if probe else self.metrics
-        if metrics is not None:
-            metrics.in_flight.inc()
+        stats = None if probe else self.stats
+        if stats is not None:
+            stats.in_flight += 1
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -201,17 +203,11 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            if metrics is not None:
-                metrics.in_flight.dec()
-                metrics.observe(scope["method"], route, status, elapsed)
+            if stats is not None:
+                stats.in_flight -= 1
+                stats.observe(scope["method"], route, status, elapsed)
             if not probe or status >= 500:
-                logger.info(
-                    "http.request",
-                    method=scope["method"],
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                )
+                log_request(_LOGGER_NAME, scope["method"], route, status, round(elapsed * 1000, 3))
             if span is not None:
                 ServerSpans.finish(span, route if "route" in scope else None, status, crashed)
             structlog.contextvars.reset_contextvars(**tokens)

@@ -1,9 +1,11 @@
 """Structured logging: one JSON object per line on stdout, for our logs and the stdlib's.
 
 The service's own loggers (``structlog.get_logger(__name__)``) run structlog's native pipeline
-and write orjson bytes straight to the stream: no stdlib ``logging`` machinery on the hot path
-(the access log line is written once per request). Records from stdlib loggers (uvicorn,
-libraries) go through one ``ProcessorFormatter`` that renders the same fields.
+and write orjson bytes straight to the stream: no stdlib ``logging`` machinery. Records from
+stdlib loggers (uvicorn, libraries) go through one ``ProcessorFormatter`` that renders the same
+fields. The access line, written once per request, has a shorter path still (``log_request``):
+the same fields as any other line, built in one function instead of a processor chain; in the
+service that halved what the line cost (bench/http_overhead.py).
 """
 
 import logging
@@ -18,7 +20,7 @@ from structlog.types import EventDict, Processor, WrappedLogger
 
 from .tracing import add_trace_context
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "log_request"]
 
 # uvicorn's own access log is replaced by our middleware's "http.request" line.
 _SILENCED = ("uvicorn.access",)
@@ -63,6 +65,43 @@ def _base_fields(logger: WrappedLogger, method_name: str, event_dict: EventDict)
     return add_trace_context(logger, method_name, event_dict)
 
 
+class _AccessLine:
+    """What ``log_request`` needs to know of the configuration (set by ``configure_logging``)."""
+
+    info_enabled = True
+    json_stream: BinaryIO | None = None  # None: console format, go through structlog
+
+
+def log_request(logger: str, method: str, route: str, status: int, duration_ms: float) -> None:
+    """Log the ``http.request`` line of one finished request, as ``logger`` at INFO.
+
+    In JSON format the line is built here with the fields every line has (structlog's context
+    variables, level, logger, timestamp, trace and span ids) and written in one ``write`` call,
+    so lines from other threads never interleave with it. In console format it goes through
+    structlog like any other line.
+    """
+    if not _AccessLine.info_enabled:
+        return
+    stream = _AccessLine.json_stream
+    if stream is None:
+        structlog.get_logger(logger).info(
+            "http.request", method=method, route=route, status=status, duration_ms=duration_ms
+        )
+        return
+    line = structlog.contextvars.get_contextvars()
+    line["event"] = "http.request"
+    line["method"] = method
+    line["route"] = route
+    line["status"] = status
+    line["duration_ms"] = duration_ms
+    line["level"] = "info"
+    line["logger"] = logger
+    line["timestamp"] = _utc_timestamp()
+    add_trace_context(None, "info", line)
+    stream.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+    stream.flush()
+
+
 def _serialize_str(data: Any, **_: Any) -> str:
     return orjson.dumps(data, default=str).decode()
 
@@ -103,6 +142,9 @@ def configure_logging(
     """
     binary = stream if stream is not None else sys.stdout.buffer
     text = _TextOnto(binary)
+    threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _AccessLine.info_enabled = threshold <= logging.INFO
+    _AccessLine.json_stream = binary if fmt == "json" else None
     shared: list[Processor] = [structlog.contextvars.merge_contextvars, _base_fields]
     if fmt == "console":
         renderer: Processor = structlog.dev.ConsoleRenderer(
