@@ -77,13 +77,14 @@ def log_request(logger: str, method: str, route: str, status: int, duration_ms: 
 
     In JSON format the line is built here with the fields every line has (structlog's context
     variables, level, logger, timestamp, trace and span ids) and written in one ``write`` call,
-    so lines from other threads never interleave with it. In console format it goes through
-    structlog like any other line.
+    so lines from other threads never interleave with it. In console format, or once structlog
+    has been reconfigured by someone else, it goes through structlog like any other line. A
+    stream that can no longer be written loses the line; the request it describes is unharmed.
     """
     if not _AccessLine.info_enabled:
         return
     stream = _AccessLine.json_stream
-    if stream is None:
+    if stream is None or not structlog.is_configured():  # console, or structlog was reset
         structlog.get_logger(logger).info(
             "http.request", method=method, route=route, status=status, duration_ms=duration_ms
         )
@@ -98,8 +99,11 @@ def log_request(logger: str, method: str, route: str, status: int, duration_ms: 
     line["logger"] = logger
     line["timestamp"] = _utc_timestamp()
     add_trace_context(None, "info", line)
-    stream.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
-    stream.flush()
+    try:
+        stream.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        stream.flush()
+    except (OSError, ValueError):  # stdout closed or a broken pipe: lose the line, not the request
+        return
 
 
 def _serialize_str(data: Any, **_: Any) -> str:
