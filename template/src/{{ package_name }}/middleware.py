@@ -25,7 +25,6 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 logger = structlog.get_logger(__name__)
-_LOGGER_NAME = __name__
 
 _CRASH_DETAIL = "The server could not complete the request; quote the request_id if you report it."
 
@@ -207,7 +206,7 @@ class RequestContextMiddleware:
                 stats.in_flight -= 1
                 stats.observe(scope["method"], route, status, elapsed)
             if not probe or status >= 500:
-                log_request(_LOGGER_NAME, scope["method"], route, status, round(elapsed * 1000, 3))
+                log_request(__name__, scope["method"], route, status, round(elapsed * 1000, 3))
             if span is not None:
                 ServerSpans.finish(span, route if "route" in scope else None, status, crashed)
             structlog.contextvars.reset_contextvars(**tokens)

@@ -56,13 +56,17 @@ def _base_fields(logger: WrappedLogger, method_name: str, event_dict: EventDict)
     """
     record = event_dict.get("_record")
     if record is not None:
-        event_dict["level"] = record.levelname.lower()
-        event_dict["logger"] = record.name
-    else:
-        event_dict["level"] = _LEVELS.get(method_name, method_name)
-        event_dict["logger"] = getattr(logger, "name", None) or "app"
+        return _stamp(event_dict, method_name, record.levelname.lower(), record.name)
+    level = _LEVELS.get(method_name, method_name)
+    return _stamp(event_dict, method_name, level, getattr(logger, "name", None) or "app")
+
+
+def _stamp(event_dict: EventDict, method_name: str, level: str, logger: str) -> EventDict:
+    """The fields every line has: level, logger name, timestamp, the current span's ids."""
+    event_dict["level"] = level
+    event_dict["logger"] = logger
     event_dict["timestamp"] = _utc_timestamp()
-    return add_trace_context(logger, method_name, event_dict)
+    return add_trace_context(None, method_name, event_dict)
 
 
 class _AccessLine:
@@ -95,10 +99,7 @@ def log_request(logger: str, method: str, route: str, status: int, duration_ms: 
     line["route"] = route
     line["status"] = status
     line["duration_ms"] = duration_ms
-    line["level"] = "info"
-    line["logger"] = logger
-    line["timestamp"] = _utc_timestamp()
-    add_trace_context(None, "info", line)
+    _stamp(line, "info", "info", logger)
     try:
         stream.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
         stream.flush()
