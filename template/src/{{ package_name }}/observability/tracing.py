@@ -69,9 +69,9 @@ def _exporter(name: str) -> "SpanExporter | None":
         os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
     ).strip()
     if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from .otlp import LeanOTLPSpanExporter
 
-        return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
+        return LeanOTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
     if protocol == "grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
