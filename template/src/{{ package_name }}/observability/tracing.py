@@ -13,6 +13,7 @@ the exporter package does.
 """
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     import httpx
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+
+    from .sampling import RootSampling
 
 __all__ = [
     "ServerSpans",
@@ -123,6 +126,7 @@ def configure_tracing(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
     from .export import HashedOnceResource
+    from .sampling import EdgeIdGenerator
 
     # Resource.create() merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME over these.
     resource = Resource.create(
@@ -132,8 +136,9 @@ def configure_tracing(
             "deployment.environment.name": environment,
         }
     )
-    # Sampler from OTEL_TRACES_SAMPLER[_ARG].
-    provider = TracerProvider(resource=HashedOnceResource(resource))
+    # Sampler from OTEL_TRACES_SAMPLER[_ARG]; the id generator lets the edge draw a root
+    # span's trace id and decide its sampling before the SDK is asked (sampling.py).
+    provider = TracerProvider(resource=HashedOnceResource(resource), id_generator=EdgeIdGenerator())
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     else:
@@ -182,15 +187,50 @@ class ServerSpans:
 
     tracer: trace.Tracer
     excluded_paths: frozenset[str] = field(default_factory=frozenset)
+    _sampling: "RootSampling | None" = field(default=None, init=False, repr=False)
+    _resolved: bool = field(default=False, init=False, repr=False)
+
+    def _resolve(self) -> None:
+        """On the first request: the provider's own tracer, and whether roots can be decided here.
+
+        The app's tracer may be the global proxy (taken before ``configure_tracing`` installed
+        the provider); going to the provider's tracer saves a call per span. ``sampling.py``
+        says when the edge decides a root span's sampling itself.
+        """
+        self._resolved = True
+        tracer = self.tracer
+        if isinstance(tracer, trace.ProxyTracer):
+            real = tracer._tracer  # the installed provider's tracer, if any
+            if isinstance(real, trace.NoOpTracer):
+                self._resolved = False  # no provider yet: look again on the next request
+                return
+            self.tracer = tracer = real
+        if "opentelemetry.sdk.trace" in sys.modules:  # only an SDK tracer can qualify
+            from .sampling import root_sampling
+
+            self._sampling = root_sampling(tracer)
 
     def start(self, scope: Scope) -> StartedSpan | None:
         """Open the request's span (parent from ``traceparent``) and make it current."""
         if scope["path"] in self.excluded_paths:
             return None
-        carrier = _HeaderCarrier(scope["headers"])
-        # No trace headers (most requests inside a cluster's edge): a root span, no parsing.
-        parent = propagate.extract(carrier, getter=_GETTER) if carrier.headers else _ROOT
+        if not self._resolved:
+            self._resolve()
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
+        name = "HTTP" if method == "_OTHER" else method
+        carrier = _HeaderCarrier(scope["headers"])
+        handed_over = False
+        if carrier.headers:
+            parent = propagate.extract(carrier, getter=_GETTER)
+        else:  # most requests inside a cluster's edge: a root span, no parsing
+            parent = _ROOT
+            if self._sampling is not None:
+                trace_id, unsampled = self._sampling.unsampled_span()
+                if unsampled is not None:
+                    token = context.attach(trace.set_span_in_context(unsampled, _ROOT))
+                    return StartedSpan(unsampled, token, name)
+                self._sampling.ids.hand_over(trace_id)  # sampled: the SDK's span gets this id
+                handed_over = True
         attributes: dict[str, Any] = {
             "http.request.method": method,
             "url.path": scope["path"],
@@ -199,8 +239,11 @@ class ServerSpans:
         }
         if server := scope.get("server"):
             attributes["server.address"], attributes["server.port"] = server[0], server[1]
-        name = "HTTP" if method == "_OTHER" else method
-        span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+        try:
+            span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+        finally:
+            if handed_over and self._sampling is not None:
+                self._sampling.ids.take_back()
         token = context.attach(trace.set_span_in_context(span, parent))
         return StartedSpan(span, token, name)
 
