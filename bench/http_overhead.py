@@ -17,7 +17,8 @@ file (no DATABASE_URL), and then measures mostly the database round trip.
 
 Load comes from wrk (Debian package `wrk`) in another process. Rounds are interleaved so that
 machine noise hits every variant alike; the table gives the median over rounds and the ratio to
-bare. Needs: uv, wrk, git.
+bare, then the ratio to bare within each round (median and range), which separates the
+machine's drift from the service's cost. Needs: uv, wrk, git.
 """
 
 from __future__ import annotations
@@ -250,6 +251,16 @@ def main() -> None:
         m = med[variant]
         print(f"{variant:<26}{m['rps']:>9.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}"
               f"{m['rps'] / bare['rps']:>14.2f}x{m['p99'] / bare['p99']:>12.2f}x")
+    # The machine's speed drifts between rounds; a round's variants run back to back, so the
+    # ratio within each round shows how much of the spread is drift and how much is the service.
+    print(f"\nratio to bare within each round: median [min-max] over {args.rounds} rounds")
+    print(f"{'variant':<26}{'req/s':>22}{'p99':>22}")
+    for variant in variants[1:]:
+        cells = []
+        for key in ("rps", "p99"):
+            ratios = sorted(r[key] / b[key] for r, b in zip(results[variant], results[variants[0]]))
+            cells.append(f"{statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}]")
+        print(f"{variant:<26}{cells[0]:>22}{cells[1]:>22}")
 
 
 if __name__ == "__main__":
