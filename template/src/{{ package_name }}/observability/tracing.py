@@ -9,7 +9,8 @@ semantic conventions: name ``"{method} {route}"``, ``http.request.method``, ``ht
 
 The SDK is imported only when tracing is on (``OTEL_SDK_DISABLED`` is not ``true``). OTLP/HTTP
 export goes through ``otlp.LeanOTLPSpanExporter``, which encodes spans several times faster than
-the exporter package does.
+the exporter package does. With the SDK's own samplers, a root span's sampling is decided here
+before the SDK is asked, and an unsampled request's span is made without it (``sampling.py``).
 """
 
 import os
