@@ -101,7 +101,11 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     app.state.flags = flags
 
     install_problem_handlers(app)
-    for router in (health.router, items.router, stock.router, metrics.router):
+    # The API's routers first, probes and the scrape endpoint last: routes are tried in order,
+    # and each one passed costs a path match on every request (about 8,000 instructions under
+    # callgrind; three of them were 3% of the example GET). Paths do not overlap, so the order
+    # changes nothing else. Add your routers before health's too.
+    for router in (items.router, stock.router, health.router, metrics.router):
         add_routes(app, router)
     if settings.cors_allow_origins:
         app.add_middleware(
