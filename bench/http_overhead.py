@@ -131,6 +131,16 @@ POST_LUA = textwrap.dedent(
 )
 
 
+# What each service variant sets. (Until 2026-11-27 the tracing-off variant was picked by a
+# name that never matched, so the rows printed as "tracing off" ran at 10% sampling.)
+_RATIO = "parentbased_traceidratio"
+SERVICE_VARIANTS: dict[str, dict[str, str]] = {
+    "service: tracing off": {"OTEL_SDK_DISABLED": "true"},
+    "service: 100% sampled": {"OTEL_TRACES_SAMPLER": _RATIO, "OTEL_TRACES_SAMPLER_ARG": "1.0"},
+    "service: 10% sampled": {"OTEL_TRACES_SAMPLER": _RATIO, "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,8 +159,9 @@ def render(workdir: Path, database: str) -> Path:
     return project
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
@@ -182,9 +193,10 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None
 
 
 def serve(
-    variant: str, project: Path, workdir: Path, sink_port: int, extra_env: dict[str, str] | None = None
+    variant: str, project: Path, workdir: Path, sink_port: int, extra_env: dict[str, str] | None = None,
+    prefix: list[str] | None = None, ready_timeout: float = 20,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start one variant; return the process and the URL of an item it holds."""
+    """Start one variant (its command after ``prefix``); return the process and an item's URL."""
     port = free_port()
     python = str(project / ".venv" / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
@@ -201,16 +213,16 @@ def serve(
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         })
-        if variant == "tracing off":
-            env["OTEL_SDK_DISABLED"] = "true"
-        else:
-            ratio = "1.0" if "100%" in variant else "0.1"
-            env.update({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ratio})
+        if variant not in SERVICE_VARIANTS:
+            raise SystemExit(f"unknown variant {variant!r}: use bare or one of {list(SERVICE_VARIANTS)}")
+        env.update(SERVICE_VARIANTS[variant])
         env.update(extra_env or {})
-    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*(prefix or []), *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
-    wait_ready(f"{base}/items/00000000-0000-0000-0000-000000000000", process)
-    item = httpx.post(f"{base}/items", json={"name": "bench"}).json()
+    wait_ready(f"{base}/items/00000000-0000-0000-0000-000000000000", process, ready_timeout)
+    item = httpx.post(f"{base}/items", json={"name": "bench"}, timeout=ready_timeout).json()
     return process, f"{base}/items/{item['id']}"
 
 
