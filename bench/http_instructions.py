@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_overhead import SINK, free_port, render, serve
+from http_overhead import SERVICE_VARIANTS, SINK, free_port, render, serve
 
-VARIANTS = ("bare", "service: tracing off", "service: 100% sampled", "service: 10% sampled")
+VARIANTS = ("bare", *SERVICE_VARIANTS)
 
 
 def count(

@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database", choices=["none", "sqlite"], default="none")
-    parser.add_argument("--variants", default="bare,service: tracing off,service: 100% sampled,service: 10% sampled")
+    parser.add_argument("--variants", default=",".join(["bare", *SERVICE_VARIANTS]))
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")

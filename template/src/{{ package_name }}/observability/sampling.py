@@ -34,7 +34,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 __all__ = ["EdgeIdGenerator", "RootSampling", "root_sampling"]
 
-_LOW_64 = (1 << 64) - 1
+_LOW_64 = TraceIdRatioBased.TRACE_ID_LIMIT  # the low 64 bits the ratio rule reads
 
 
 class _Pending(threading.local):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
-    from .sampling import RootSampling
+    from .sampling import EdgeIdGenerator, RootSampling
 
 __all__ = [
     "ServerSpans",
@@ -220,7 +220,7 @@ class ServerSpans:
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
         name = "HTTP" if method == "_OTHER" else method
         carrier = _HeaderCarrier(scope["headers"])
-        handed_over = False
+        handed_to: EdgeIdGenerator | None = None
         if carrier.headers:
             parent = propagate.extract(carrier, getter=_GETTER)
         else:  # most requests inside a cluster's edge: a root span, no parsing
@@ -230,8 +230,8 @@ class ServerSpans:
                 if unsampled is not None:
                     token = context.attach(trace.set_span_in_context(unsampled, _ROOT))
                     return StartedSpan(unsampled, token, name)
-                self._sampling.ids.hand_over(trace_id)  # sampled: the SDK's span gets this id
-                handed_over = True
+                handed_to = self._sampling.ids
+                handed_to.hand_over(trace_id)  # sampled: the SDK's span gets this id
         attributes: dict[str, Any] = {
             "http.request.method": method,
             "url.path": scope["path"],
@@ -243,8 +243,8 @@ class ServerSpans:
         try:
             span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         finally:
-            if handed_over and self._sampling is not None:
-                self._sampling.ids.take_back()
+            if handed_to is not None:
+                handed_to.take_back()
         token = context.attach(trace.set_span_in_context(span, parent))
         return StartedSpan(span, token, name)
 
