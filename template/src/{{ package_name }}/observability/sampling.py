@@ -7,8 +7,9 @@ sampler decides a root span (no incoming ``traceparent``) from its trace id alon
 can draw the trace id, apply the same rule, and for an unsampled request make the
 non-recording span itself: same trace id, new span id, same flags as the SDK would set (logs
 still carry the ids; outbound calls still propagate ``traceparent`` with the sampled flag off).
-A sampled request goes to the SDK, which takes the trace id already drawn from
-``EdgeIdGenerator``, so the sampler reaches the same decision and the span is the SDK's own.
+A sampled root span is the SDK's ``Span`` built by the edge (``edge_span.py``); where that
+cannot be done, the SDK's ``start_span`` makes it, taking the trace id already drawn from
+``EdgeIdGenerator``, so the sampler reaches the same decision.
 
 Only the SDK's own samplers are read this way (``traceidratio``, ``always_on``,
 ``always_off`` and their ``parentbased_*`` forms); any other sampler, a tracer that is not the
@@ -31,6 +32,9 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from .edge_span import SpanFactory, span_factory
+from .tracing import fast_span_context
 
 __all__ = ["EdgeIdGenerator", "RootSampling", "root_sampling"]
 
@@ -70,23 +74,29 @@ class EdgeIdGenerator(RandomIdGenerator):
 
 @dataclass(frozen=True, slots=True)
 class RootSampling:
-    """The rule the tracer's sampler applies to a root span, and the ids to draw from."""
+    """The rule the tracer's sampler applies to a root span, and what the edge builds with."""
 
     bound: int
     """A root span is sampled when the low 64 bits of its trace id are below this."""
     ids: EdgeIdGenerator
     unsampled_flags: TraceFlags
+    sampled_flags: TraceFlags
+    mask: int = _LOW_64
+    """The bits of a trace id the ratio rule reads."""
+    new_span: SpanFactory | None = None
+    """Builds a sampled root span without ``start_span`` (``edge_span.py``); None: the SDK."""
+
+    def draw(self) -> int:
+        """A new trace id, as the id generator would draw it."""
+        return RandomIdGenerator.generate_trace_id(self.ids)
 
     def unsampled_span(self) -> tuple[int, NonRecordingSpan | None]:
         """Draw a trace id: ``(id, span)`` if the root is not sampled, ``(id, None)`` if it is."""
-        trace_id = self.ids.generate_trace_id()
+        trace_id = self.draw()
         if trace_id & _LOW_64 < self.bound:
             return trace_id, None
-        span_context = SpanContext(
-            trace_id,
-            self.ids.generate_span_id(),
-            is_remote=False,
-            trace_flags=self.unsampled_flags,
+        span_context = fast_span_context(
+            trace_id, RandomIdGenerator.generate_span_id(self.ids), self.unsampled_flags
         )
         return trace_id, NonRecordingSpan(span_context)
 
@@ -108,6 +118,14 @@ def _root_bound(sampler: Sampler) -> int | None:
     return None
 
 
+def _fast_contexts_match() -> bool:
+    """Whether ``fast_span_context`` builds what ``SpanContext`` builds (the API's layout)."""
+    flags = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+    built = SpanContext(2**100 + 3, 2**60 + 5, is_remote=False, trace_flags=flags)
+    fast = fast_span_context(2**100 + 3, 2**60 + 5, flags)
+    return fast == built and fast.is_valid and fast.trace_state is built.trace_state
+
+
 def root_sampling(tracer: trace.Tracer) -> RootSampling | None:
     """How the edge can decide root spans for ``tracer`` itself; None when it cannot."""
     if not isinstance(tracer, SdkTracer) or not isinstance(tracer.id_generator, EdgeIdGenerator):
@@ -117,9 +135,13 @@ def root_sampling(tracer: trace.Tracer) -> RootSampling | None:
     if not tracer._is_enabled():  # a tracer configured off makes no spans at all
         return None
     bound = _root_bound(tracer.sampler)
-    if bound is None or bound > _LOW_64:  # unknown, or every root is sampled: nothing to skip
+    if bound is None or not _fast_contexts_match():
+        return None
+    new_span = span_factory(tracer)
+    if bound > _LOW_64 and new_span is None:  # every root sampled, by the SDK: nothing to do
         return None
     flags = TraceFlags.DEFAULT
     if tracer.id_generator.is_trace_id_random():
         flags |= TraceFlags.RANDOM_TRACE_ID
-    return RootSampling(bound, tracer.id_generator, TraceFlags(flags))
+    sampled = TraceFlags(flags | TraceFlags.SAMPLED)
+    return RootSampling(bound, tracer.id_generator, TraceFlags(flags), sampled, new_span=new_span)
