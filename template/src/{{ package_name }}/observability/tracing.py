@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from random import getrandbits as _getrandbits
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
@@ -231,24 +232,28 @@ class ServerSpans:
             self._resolve()
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
         name = "HTTP" if method == "_OTHER" else method
-        carrier = _HeaderCarrier(scope["headers"])
         handed_to: EdgeIdGenerator | None = None
         sampling = self._sampling
-        if carrier.headers:
-            parent = propagate.extract(carrier, getter=_GETTER)
+        headers = scope["headers"]
+        for header, _ in headers:
+            if header in _PROPAGATION_HEADERS:
+                parent = propagate.extract(_HeaderCarrier(headers), getter=_GETTER)
+                break
         else:  # most requests inside a cluster's edge: a root span, no parsing
             parent = _ROOT
             if sampling is not None:
-                trace_id = sampling.draw()
+                # The id generator's own draw (RandomIdGenerator's), inlined: root_sampling
+                # only plans for EdgeIdGenerator itself, which draws its ids this way.
+                trace_id = _getrandbits(128) or sampling.draw()
                 span: trace.Span
                 if trace_id & sampling.mask >= sampling.bound:  # not sampled: no SDK span
-                    span_id = sampling.ids.generate_span_id()
+                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()
                     span = NonRecordingSpan(
                         fast_span_context(trace_id, span_id, sampling.unsampled_flags)
                     )
                     return StartedSpan(span, _attach_root(span), name)
                 if sampling.new_span is not None:  # sampled: the SDK's span, built here
-                    span_id = sampling.ids.generate_span_id()
+                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()
                     span = sampling.new_span(
                         name,
                         fast_span_context(trace_id, span_id, sampling.sampled_flags),
