@@ -10,9 +10,10 @@ to the package's encoder, so no span is lost to it.
 
 import logging
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as _proto_encode
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -102,12 +103,27 @@ def _key_value(key: str, value: Any) -> bytes:
 _PAIRS: dict[tuple[bytes, str, type, object], bytes] = {}
 
 
+def _items(attributes: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The pairs of ``attributes``; for the SDK's ``BoundedAttributes``, of the dict it wraps.
+
+    Its mapping view calls ``__iter__`` (taking the lock and copying the keys while the span
+    is open) and then ``__getitem__`` for every pair, both in Python: most of the encoder's time
+    for a span went there (35k instructions for nine attributes under callgrind).
+    ``BoundedAttributes.__getitem__`` reads the same dict.
+    """
+    if attributes.__class__ is BoundedAttributes:
+        wrapped = getattr(attributes, "_dict", None)
+        if wrapped.__class__ is dict:
+            return wrapped.items()
+    return attributes.items()
+
+
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     """Repeated KeyValue under ``tag``; a value that cannot be encoded is logged and left out."""
     if not attributes:
         return b""
     out = []
-    for key, value in attributes.items():
+    for key, value in _items(attributes):
         kind = value.__class__
         if kind is str or kind is int:
             pair = (tag, key, kind, value)
@@ -131,6 +147,19 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     return b"".join(out)
 
 
+def _span_attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
+    """A finished span's attributes: the SDK's own container rather than the read-only view.
+
+    ``ReadableSpan.attributes`` wraps the ``BoundedAttributes`` in a ``MappingProxyType``,
+    through which ``_items`` cannot see the plain dict.
+    """
+    if span.__class__ is ReadableSpan:
+        own = vars(span).get("_attributes")
+        if own.__class__ is BoundedAttributes:
+            return own
+    return span.attributes
+
+
 def _span(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
     if context is None:  # never for a span the SDK finished
@@ -149,7 +178,7 @@ def _span(span: ReadableSpan) -> bytes:
     parts.append(b"\x30" + _varint(span.kind.value + 1))  # OTLP's kinds start at 1 (0: unspecified)
     parts.append(b"\x39" + _FIXED64(span.start_time or 0))
     parts.append(b"\x41" + _FIXED64(span.end_time or 0))
-    parts.append(_attributes(b"\x4a", span.attributes))
+    parts.append(_attributes(b"\x4a", _span_attributes(span)))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     for event in span.events:
