@@ -28,6 +28,7 @@ from time import time_ns
 from typing import Any, cast
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, SpanLimits, Tracer
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.util import BoundedList
@@ -38,6 +39,7 @@ __all__ = ["EdgeSpan", "SpanFactory", "span_factory"]
 
 _MIN_ATTRIBUTE_LIMIT = 32  # room for the edge's 9 attributes and the application's own
 _ERROR = Status(StatusCode.ERROR)
+_ROOT = Context()
 
 
 class EdgeSpan(SdkSpan):
@@ -89,7 +91,7 @@ def _build(fields: dict[str, Any], attribute_fields: dict[str, Any]) -> SpanFact
         span._attributes = values
         span._lock = threading.Lock()
         span._start_time = time_ns()
-        processor.on_start(span, parent_context=None)
+        processor.on_start(span, parent_context=_ROOT)  # what start_span passes for a root
         return span
 
     return start
