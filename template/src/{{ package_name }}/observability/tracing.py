@@ -352,12 +352,13 @@ def _context_variable() -> "ContextVar[context.Context] | None":
     variable = getattr(runtime, "_current_context", None)
     if not isinstance(variable, ContextVar):
         return None
-    probe = trace.set_span_in_context(trace.INVALID_SPAN, _ROOT)
-    if probe != context.Context({_SPAN_KEY: trace.INVALID_SPAN}):
+    marker = NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
+    probe = trace.set_span_in_context(marker, _ROOT)
+    if probe != context.Context({_SPAN_KEY: marker}):
         return None
     token = variable.set(probe)
     try:
-        if trace.get_current_span() is not trace.INVALID_SPAN or context.get_current() is not probe:
+        if trace.get_current_span() is not marker or context.get_current() is not probe:
             return None
     finally:
         variable.reset(token)
