@@ -243,17 +243,18 @@ class ServerSpans:
             parent = _ROOT
             if sampling is not None:
                 # The id generator's own draw (RandomIdGenerator's), inlined: root_sampling
-                # only plans for EdgeIdGenerator itself, which draws its ids this way.
-                trace_id = _getrandbits(128) or sampling.draw()
+                # only plans for EdgeIdGenerator itself, which draws its ids this way. Trace
+                # ids are identifiers, not secrets (the SDK draws them from random too).
+                trace_id = _getrandbits(128) or sampling.draw()  # nosec B311
                 span: trace.Span
                 if trace_id & sampling.mask >= sampling.bound:  # not sampled: no SDK span
-                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()
+                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()  # nosec B311
                     span = NonRecordingSpan(
                         fast_span_context(trace_id, span_id, sampling.unsampled_flags)
                     )
                     return StartedSpan(span, _attach_root(span), name)
                 if sampling.new_span is not None:  # sampled: the SDK's span, built here
-                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()
+                    span_id = _getrandbits(64) or sampling.ids.generate_span_id()  # nosec B311
                     span = sampling.new_span(
                         name,
                         fast_span_context(trace_id, span_id, sampling.sampled_flags),
