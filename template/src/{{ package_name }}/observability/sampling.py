@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.sampling import (
     StaticSampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from .edge_span import SpanFactory, span_factory
 from .tracing import fast_span_context
@@ -89,16 +89,6 @@ class RootSampling:
     def draw(self) -> int:
         """A new trace id, as the id generator would draw it."""
         return RandomIdGenerator.generate_trace_id(self.ids)
-
-    def unsampled_span(self) -> tuple[int, NonRecordingSpan | None]:
-        """Draw a trace id: ``(id, span)`` if the root is not sampled, ``(id, None)`` if it is."""
-        trace_id = self.draw()
-        if trace_id & _LOW_64 < self.bound:
-            return trace_id, None
-        span_context = fast_span_context(
-            trace_id, RandomIdGenerator.generate_span_id(self.ids), self.unsampled_flags
-        )
-        return trace_id, NonRecordingSpan(span_context)
 
 
 def _root_bound(sampler: Sampler) -> int | None:
