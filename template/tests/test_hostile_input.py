@@ -86,6 +86,7 @@ BATTERY: dict[str, tuple[str, str, dict[str, str], bytes | None, set[int]]] = {
     "10 kB query": ("GET", "/items?limit=" + "1" * 10_000, {}, None, {414, 422}),
     "NUL in path": ("GET", "/items/%00", {}, None, {404, 422}),
     "NUL in query": ("GET", "/items?offset=%00", {}, None, {422}),
+    "repeated scalar query parameter": ("GET", "/items?offset=1&offset=7%0A", {}, None, {422}),
     "8-bit escapes in path": ("GET", "/items/%FF%FE/stock", {}, None, {404, 422}),
     "20 kB header": ("GET", "/items", {"x-padding": "x" * 20_000}, None, {431}),
     "unknown method": ("PURGE", "/items", {}, None, {405}),

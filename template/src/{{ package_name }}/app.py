@@ -20,6 +20,7 @@ from .middleware import RequestContextMiddleware
 from .observability.metrics import HttpMetrics
 from .observability.tracing import ServerSpans, tracing_enabled
 from .problems import install_problem_handlers
+from .query_params import single_value_check
 from .resilience import Upstreams
 from .resilience.events import EVENTS
 from .settings import Settings, get_settings
@@ -145,6 +146,10 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     their routes are set once, so the layer buys this service nothing). Measured here as a
     quarter of the edge overhead on the example GET (bench/http_overhead.py). Use it for the
     routers you add; ``include_router`` still works, only slower.
+
+    Each route with scalar query parameters also gets a dependency that refuses a repeated one
+    (``?limit=1&limit=100``) with a 422 rather than FastAPI's silent last-value-wins
+    (``query_params.py``); ``include_router`` does not add it.
     """
     options = [
         name
@@ -153,11 +158,12 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     ]
     for route in router.routes:
         if isinstance(route, APIRoute):
+            keywords = {name: getattr(route, name) for name in options if hasattr(route, name)}
+            check = single_value_check(route)
+            if check is not None:
+                keywords["dependencies"] = [*route.dependencies, check]
             app.router.add_api_route(
-                route.path,
-                route.endpoint,
-                route_class_override=type(route),
-                **{name: getattr(route, name) for name in options if hasattr(route, name)},
+                route.path, route.endpoint, route_class_override=type(route), **keywords
             )
         else:
             app.router.routes.append(route)
