@@ -16,9 +16,10 @@ the bare app), so the ratios measure the middleware, logging, metrics and tracin
 file (no DATABASE_URL), and then measures mostly the database round trip.
 
 Load comes from wrk (Debian package `wrk`) in another process. Rounds are interleaved so that
-machine noise hits every variant alike; the table gives the median over rounds and the ratio to
-bare, then the ratio to bare within each round (median and range), which separates the
-machine's drift from the service's cost. Needs: uv, wrk, git.
+machine noise hits every variant alike, and each round starts one variant later than the one
+before, so no variant always runs in the same place; the table gives the median over rounds and
+the ratio to bare, then the ratio to bare within each round (median and range), which separates
+the machine's drift from the service's cost. Needs: uv, wrk, git.
 """
 
 from __future__ import annotations
@@ -244,7 +245,10 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     try:
         for round_ in range(args.rounds):
-            for variant in variants:
+            # Each round starts one variant later: a variant's place in the round (right after
+            # a 100% sampled run, say) then biases no variant more than another.
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
                 process, url = serve(variant, project, workdir, sink_port)
                 try:
                     run_wrk(url, 2, args.connections)  # warm-up
