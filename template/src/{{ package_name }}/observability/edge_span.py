@@ -28,18 +28,18 @@ from time import time_ns
 from typing import Any, cast
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, SpanLimits, Tracer
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import TraceFlags
 
+from .tracing import _ROOT  # the empty context a root span's parent is
+
 __all__ = ["EdgeSpan", "SpanFactory", "span_factory"]
 
 _MIN_ATTRIBUTE_LIMIT = 32  # room for the edge's 9 attributes and the application's own
 _ERROR = Status(StatusCode.ERROR)
-_ROOT = Context()
 
 
 class EdgeSpan(SdkSpan):
