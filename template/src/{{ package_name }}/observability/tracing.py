@@ -9,9 +9,10 @@ semantic conventions: name ``"{method} {route}"``, ``http.request.method``, ``ht
 
 The SDK is imported only when tracing is on (``OTEL_SDK_DISABLED`` is not ``true``). OTLP/HTTP
 export goes through ``otlp.LeanOTLPSpanExporter``, which encodes spans several times faster than
-the exporter package does. With the SDK's own samplers, a root span's sampling is decided here
-before the SDK is asked: an unsampled request's span is made without it (``sampling.py``), a
-sampled one is the SDK's span type built directly (``edge_span.py``).
+the exporter package does, each as it ends (``otlp.EncodingBatchSpanProcessor``). With the SDK's
+own samplers, a root span's sampling is decided here before the SDK is asked: an unsampled
+request's span is made without it (``sampling.py``), a sampled one is the SDK's span type built
+directly (``edge_span.py``).
 """
 
 import os
@@ -40,7 +41,7 @@ from structlog.types import EventDict
 
 if TYPE_CHECKING:
     import httpx
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from .sampling import EdgeIdGenerator, RootSampling
@@ -108,6 +109,18 @@ def _exporter(name: str) -> "SpanExporter | None":
     )
 
 
+def _batch_processor(exporter: "SpanExporter") -> "SpanProcessor":
+    """The SDK's batch processor for ``exporter``; for ours, one that encodes spans as they end."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if f"{__package__}.otlp" in sys.modules:  # only imported when the otlp exporter was chosen
+        from .otlp import EncodingBatchSpanProcessor, LeanOTLPSpanExporter
+
+        if isinstance(exporter, LeanOTLPSpanExporter):
+            return EncodingBatchSpanProcessor(exporter)
+    return BatchSpanProcessor(exporter)
+
+
 def _default_exporter_name() -> str:
     """Pick the exporter when ``OTEL_TRACES_EXPORTER`` is unset.
 
@@ -137,7 +150,7 @@ def configure_tracing(
         return None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     from .export import HashedOnceResource
     from .sampling import EdgeIdGenerator
@@ -160,7 +173,7 @@ def configure_tracing(
         for name in (n.strip() for n in names.split(",")):
             chosen = _exporter(name)
             if chosen is not None:
-                provider.add_span_processor(BatchSpanProcessor(chosen))
+                provider.add_span_processor(_batch_processor(chosen))
     trace.set_tracer_provider(provider)
     logger.info("tracing.configured", sampler=provider.sampler.get_description())
     return provider
