@@ -1,6 +1,6 @@
 """Throughput and latency of the generated service vs a bare FastAPI app, side by side.
 
-Usage: uv run python bench/http_overhead.py [--seconds 8] [--rounds 3] [--connections 32]
+Usage: uv run python bench/http_overhead.py [--seconds 8] [--rounds 3] [--connections 32] [--pin]
 
 Renders the template with the default answers, installs it, and serves, one at a time on the
 same uvicorn settings (one worker, uvloop, httptools):
@@ -20,6 +20,11 @@ machine noise hits every variant alike, and each round starts one variant later 
 before, so no variant always runs in the same place; the table gives the median over rounds and
 the ratio to bare, then the ratio to bare within each round (median and range), which separates
 the machine's drift from the service's cost. Needs: uv, wrk, git.
+
+``--pin`` runs each server on the last CPU and wrk and the OTLP sink on the others (taskset).
+Unpinned, the sink's work on each export batch competes with the server for its core, which a
+service does not meet in production (its collector runs elsewhere) and which shows in the
+traced variants' p99; pinned, each server has a core to itself, the bare app included.
 """
 
 from __future__ import annotations
@@ -173,11 +178,13 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 20) 
     raise RuntimeError(f"{url} never answered")
 
 
-def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
+def run_wrk(
+    url: str, seconds: int, connections: int, script: Path | None = None, prefix: list[str] | None = None
+) -> dict[str, float]:
     """wrk against ``url`` (with a Lua ``script`` if given): req/s, p50 and p99 in ms."""
     extra = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
+        [*(prefix or []), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         check=True, capture_output=True, text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -234,14 +241,23 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database", choices=["none", "sqlite"], default="none")
     parser.add_argument("--variants", default=",".join(["bare", *SERVICE_VARIANTS]))
+    parser.add_argument("--pin", action="store_true",
+                        help="server on the last CPU, wrk and the OTLP sink on the others (taskset)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
+    server_cpus = load_cpus = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2 or not shutil.which("taskset"):
+            sys.exit("--pin needs two CPUs and taskset (Debian package util-linux)")
+        server_cpus = ["taskset", "-c", str(cpus[-1])]
+        load_cpus = ["taskset", "-c", ",".join(map(str, cpus[:-1]))]
     variants = args.variants.split(",")
     workdir = Path(tempfile.mkdtemp())
     project = render(workdir, args.database)
     sink_port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
+    sink = subprocess.Popen([*(load_cpus or []), sys.executable, "-c", SINK, str(sink_port)])
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     try:
         for round_ in range(args.rounds):
@@ -249,10 +265,12 @@ def main() -> None:
             # a 100% sampled run, say) then biases no variant more than another.
             shift = round_ % len(variants)
             for variant in variants[shift:] + variants[:shift]:
-                process, url = serve(variant, project, workdir, sink_port)
+                process, url = serve(variant, project, workdir, sink_port, prefix=server_cpus)
                 try:
-                    run_wrk(url, 2, args.connections)  # warm-up
-                    results[variant].append(run_wrk(url, args.seconds, args.connections))
+                    run_wrk(url, 2, args.connections, prefix=load_cpus)  # warm-up
+                    results[variant].append(
+                        run_wrk(url, args.seconds, args.connections, prefix=load_cpus)
+                    )
                 finally:
                     process.send_signal(signal.SIGTERM)
                     process.wait(timeout=30)
@@ -261,7 +279,8 @@ def main() -> None:
         sink.terminate()
     med = {v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")} for v, rs in results.items()}
     bare = med[variants[0]]
-    print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}")
+    pinned = f", server pinned: {server_cpus[-1]}, load: {load_cpus[-1]}" if server_cpus and load_cpus else ""
+    print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}{pinned}")
     print(f"{'variant':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
     for variant in variants:
         m = med[variant]
