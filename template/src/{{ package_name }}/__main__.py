@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from . import __version__
 from .app import create_app
 from .health import Lifecycle
-from .observability.logging import configure_logging
+from .observability.logging import configure_logging, flush_access_lines
 from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
 from .protocol import ProblemHttpToolsProtocol
 from .settings import get_settings
@@ -82,7 +82,9 @@ def serve() -> int:
             ],
         )
         return 2
-    configure_logging(settings.log_level, settings.log_format, cache_loggers=True)
+    configure_logging(
+        settings.log_level, settings.log_format, cache_loggers=True, per_turn_writes=True
+    )
     # First, so that a refusal (e.g. the production guard on stores) is the only line logged;
     # the app's tracer is a proxy that follows the provider installed just after.
     app = create_app(settings)
@@ -124,6 +126,7 @@ def serve() -> int:
     try:
         server.run()
     finally:
+        flush_access_lines()  # those of the loop's last turn
         shutdown_tracing(provider)  # flush the spans still queued
     return 0 if server.started else 1
 

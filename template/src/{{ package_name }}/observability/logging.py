@@ -8,9 +8,11 @@ the same fields as any other line, built in one function instead of a processor 
 service that halved what the line cost (bench/http_overhead.py).
 """
 
+import asyncio
 import logging
 import sys
 import time
+from time import time_ns
 from typing import Any, BinaryIO, Literal, TextIO, cast
 
 import orjson
@@ -20,7 +22,7 @@ from structlog.types import EventDict, Processor, WrappedLogger
 
 from .tracing import add_trace_context
 
-__all__ = ["configure_logging", "log_request"]
+__all__ = ["configure_logging", "flush_access_lines", "log_request"]
 
 # uvicorn's own access log is replaced by our middleware's "http.request" line.
 _SILENCED = ("uvicorn.access",)
@@ -34,17 +36,26 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
 
 
 _LEVELS = {"exception": "error", "warn": "warning", "msg": "info"}
-_second_cache: list[Any] = [-1, ""]
+
+
+# The second of the last timestamp, and that timestamp up to the second with a slot for the
+# microseconds; one tuple, replaced whole, so that another thread never sees half an update.
+_second: tuple[int, str] = (-1, "")
 
 
 def _utc_timestamp() -> str:
-    """ISO 8601 UTC with microseconds; the part up to the second is formatted once a second."""
-    now = time.time()
-    second = int(now)
-    if second != _second_cache[0]:
-        _second_cache[0] = second
-        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    return f"{_second_cache[1]}.{int((now - second) * 1_000_000):06d}Z"
+    """ISO 8601 UTC with microseconds; the part up to the second is formatted once a second.
+
+    Integer nanoseconds and one ``%`` format: about 0.43 us a line against 0.71 us for a float
+    clock and an f-string (timeit), on every line the service writes.
+    """
+    global _second
+    now = time_ns()
+    cached = _second
+    if now // 1_000_000_000 != cached[0]:
+        second = now // 1_000_000_000
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.%%06dZ", time.gmtime(second)))
+    return cached[1] % (now // 1000 % 1_000_000)
 
 
 def _base_fields(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
@@ -74,6 +85,65 @@ class _AccessLine:
 
     info_enabled = True
     json_stream: BinaryIO | None = None  # None: console format, go through structlog
+    per_turn = False  # the server: write the access lines of one event-loop turn together
+
+
+def _write(stream: BinaryIO, data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+    except (OSError, ValueError):  # stdout closed or a broken pipe: lose the line, not the request
+        return
+
+
+class _TurnLines:
+    """The access lines of the current event-loop turn, written in one call when it ends.
+
+    A loaded server finishes several requests in one turn of its loop; one ``write`` for all
+    of them saves a system call a request (about 1 us to /dev/null, more to a pipe). A line
+    waits at most until the loop's next turn. Only one loop batches: the first to log a
+    request line after ``configure_logging(per_turn_writes=True)``, i.e. the server's;
+    anywhere else (another thread's loop, no loop) a line is written at once.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stream: BinaryIO | None = None
+        self.lines: list[bytes] = []
+
+    def add(self, loop: asyncio.AbstractEventLoop, stream: BinaryIO, data: bytes) -> bool:
+        """Queue ``data`` for the end of this turn; False if ``loop`` is not the batching one."""
+        if loop is not self.loop:
+            if self.loop is not None:
+                return False
+            self.loop = loop
+        if not self.lines:
+            self.stream = stream
+            loop.call_soon(self.write)
+        self.lines.append(data)
+        return True
+
+    def write(self) -> None:
+        """Write the queued lines, in the order they were logged."""
+        lines, self.lines = self.lines, []
+        if lines and self.stream is not None:
+            _write(self.stream, b"".join(lines))
+
+    def reset(self) -> None:
+        """Write what is queued and forget the loop (logging is being configured again)."""
+        self.write()
+        self.loop = None
+
+
+_TURN = _TurnLines()
+
+
+def flush_access_lines() -> None:
+    """Write the access lines still waiting for the end of their loop turn.
+
+    For the server's exit: a loop that stops, or is closed, does not run the pending write.
+    """
+    _TURN.write()
 
 
 def log_request(logger: str, method: str, route: str, status: int, duration_ms: float) -> None:
@@ -81,9 +151,11 @@ def log_request(logger: str, method: str, route: str, status: int, duration_ms: 
 
     In JSON format the line is built here with the fields every line has (structlog's context
     variables, level, logger, timestamp, trace and span ids) and written in one ``write`` call,
-    so lines from other threads never interleave with it. In console format, or once structlog
-    has been reconfigured by someone else, it goes through structlog like any other line. A
-    stream that can no longer be written loses the line; the request it describes is unharmed.
+    so lines from other threads never interleave with it; in the server, in one call with the
+    other access lines of the same loop turn (``_TurnLines``). In console format, or once
+    structlog has been reconfigured by someone else, it goes through structlog like any other
+    line. A stream that can no longer be written loses the line; the request it describes is
+    unharmed.
     """
     if not _AccessLine.info_enabled:
         return
@@ -100,11 +172,16 @@ def log_request(logger: str, method: str, route: str, status: int, duration_ms: 
     line["status"] = status
     line["duration_ms"] = duration_ms
     _stamp(line, "info", "info", logger)
-    try:
-        stream.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
-        stream.flush()
-    except (OSError, ValueError):  # stdout closed or a broken pipe: lose the line, not the request
-        return
+    data = orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    if _AccessLine.per_turn:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in a loop: write it now
+            pass
+        else:
+            if _TURN.add(loop, stream, data):
+                return
+    _write(stream, data)
 
 
 def _serialize_str(data: Any, **_: Any) -> str:
@@ -134,6 +211,7 @@ def configure_logging(
     stream: BinaryIO | None = None,
     *,
     cache_loggers: bool = False,
+    per_turn_writes: bool = False,
 ) -> None:
     """Configure structlog and the stdlib root logger once, at start-up.
 
@@ -144,10 +222,15 @@ def configure_logging(
         cache_loggers: freeze each logger's pipeline on first use. Faster, but a logger
             then keeps writing to the stream it first saw, so only the long-running server
             turns it on (commands and tests that configure logging more than once do not).
+        per_turn_writes: write the access lines of one turn of the server's event loop in one
+            call, at the end of the turn (``_TurnLines``); the server calls
+            ``flush_access_lines`` when its loop has stopped.
     """
     binary = stream if stream is not None else sys.stdout.buffer
     text = _TextOnto(binary)
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _TURN.reset()  # lines queued for the old stream go there
+    _AccessLine.per_turn = per_turn_writes
     _AccessLine.info_enabled = threshold <= logging.INFO
     _AccessLine.json_stream = binary if fmt == "json" else None
     shared: list[Processor] = [structlog.contextvars.merge_contextvars, _base_fields]
