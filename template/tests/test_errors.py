@@ -60,3 +60,13 @@ def test_each_request_without_an_id_gets_a_new_one(client: TestClient) -> None:
     first = client.get("/livez").headers["x-request-id"]
     second = client.get("/livez").headers["x-request-id"]
     assert first != second
+
+
+def test_the_first_request_id_header_counts(client: TestClient) -> None:
+    """With two X-Request-ID headers the first is used; an invalid first one is replaced."""
+    both = [("X-Request-ID", "first-1"), ("X-Request-ID", "second-2")]
+    assert client.get("/livez", headers=both).headers["x-request-id"] == "first-1"
+    bad_first = [("X-Request-ID", "bad id"), ("X-Request-ID", "second-2")]
+    echoed = client.get("/livez", headers=bad_first).headers["x-request-id"]
+    assert echoed not in ("bad id", "second-2")
+    assert len(echoed) == 32

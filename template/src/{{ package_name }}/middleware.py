@@ -6,10 +6,10 @@ cheap; it never buffers bodies.
 
 import contextvars
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
+from random import getrandbits
 from typing import Any
 
 import structlog
@@ -21,7 +21,7 @@ from .observability.metrics import HttpMetrics
 from .observability.tracing import ServerSpans
 from .problems import problem_response
 
-__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
+__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "new_request_id"]
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id only if it is short and plain: it ends up in logs and headers.
@@ -56,15 +56,25 @@ _REQUEST_ID = _bound_variable("request_id")
 _CRASH_DETAIL = "The server could not complete the request; quote the request_id if you report it."
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            try:
-                text = value.decode("ascii")
-            except UnicodeDecodeError:
-                return None
-            return text if _VALID_REQUEST_ID.match(text) else None
-    return None
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits, 128 random bits.
+
+    Drawn from ``random``, not ``secrets``: a request id names a request in logs and error
+    reports and grants nothing, so it need not be unpredictable, and ``secrets.token_hex`` asks
+    the kernel for bytes on every request (a system call; 0.61 us against 0.14 us, timeit). The
+    OpenTelemetry SDK draws trace ids the same way. ``random`` is reseeded in a forked child,
+    so worker processes do not repeat each other's ids.
+    """
+    return getrandbits(128).to_bytes(16, "big").hex()  # nosec B311
+
+
+def _valid_request_id(value: bytes) -> str | None:
+    """A caller's X-Request-ID as text, if it is one we accept."""
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if _VALID_REQUEST_ID.match(text) else None
 
 
 def _route_template(scope: Scope) -> str:
@@ -174,19 +184,26 @@ class RequestContextMiddleware:
     def _too_large(self) -> str:
         return f"The request body is larger than {self.max_body_bytes} bytes."
 
-    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
-        """A (status, detail) to refuse the request with before it reaches the app, or None."""
+    def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None]:
+        """The caller's request id, if valid, and a (status, detail) refusal, or None.
+
+        One pass over the request headers serves both: the size caps and the id.
+        """
         size = 0
         declared = 0
+        incoming: bytes | None = None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"content-length" and value.isdigit():
                 declared = int(value)
+            elif name == b"x-request-id" and incoming is None:
+                incoming = value
+        request_id = _valid_request_id(incoming) if incoming is not None else None
         if size > self.max_header_bytes:
-            return 431, "The request headers are too large."
+            return request_id, (431, "The request headers are too large.")
         if declared > self.max_body_bytes:
-            return 413, self._too_large
-        return None
+            return request_id, (413, self._too_large)
+        return request_id, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -194,7 +211,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
+        incoming, refusal = self._read_headers(scope)
+        request_id = incoming or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         bound = _REQUEST_ID.set(request_id)  # structlog.contextvars.bind_contextvars's variable
         probe = scope["path"] in self.probe_paths
@@ -215,7 +233,6 @@ class RequestContextMiddleware:
                 message["headers"] = self._with_headers(message.get("headers", ()), request_id)
             await send(message)
 
-        refusal = self._refusal(scope)
         if refusal is None and scope["method"] not in _BODYLESS_METHODS:
             receive = _capped(receive, self.max_body_bytes)
         try:

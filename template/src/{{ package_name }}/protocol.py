@@ -6,12 +6,10 @@ request, with a plain-text 400. This subclass sends the same 400 as problem+json
 id and the security headers, so that every error a client can get has the one shape.
 """
 
-import secrets
-
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .middleware import security_headers
+from .middleware import new_request_id, security_headers
 from .problems import PROBLEM_JSON, problem_body
 
 __all__ = ["ProblemHttpToolsProtocol"]
@@ -26,7 +24,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Write the 400 and close the connection (the stream cannot be resynchronised)."""
-        request_id = secrets.token_hex(16)
+        request_id = new_request_id()
         body = orjson.dumps(problem_body(400, _DETAIL, request_id=request_id))
         headers = [
             *self.server_state.default_headers,
