@@ -96,12 +96,17 @@ def _write(stream: BinaryIO, data: bytes) -> None:
         return
 
 
+_TURN_LINES_MAX = 128
+
+
 class _TurnLines:
     """The access lines of the current event-loop turn, written in one call when it ends.
 
     A loaded server finishes several requests in one turn of its loop; one ``write`` for all
     of them saves a system call a request (about 1 us to /dev/null, more to a pipe). A line
-    waits at most until the loop's next turn. Only one loop batches: the first to log a
+    waits at most until the loop's next turn, and a turn that finishes more than
+    ``_TURN_LINES_MAX`` requests writes every time it has that many, which bounds the memory
+    the lines hold. Only one loop batches: the first to log a
     request line after ``configure_logging(per_turn_writes=True)``, i.e. the server's;
     anywhere else (another thread's loop, no loop) a line is written at once.
     """
@@ -121,6 +126,8 @@ class _TurnLines:
             self.stream = stream
             loop.call_soon(self.write)
         self.lines.append(data)
+        if len(self.lines) >= _TURN_LINES_MAX:  # a long turn: write what it has so far
+            self.write()
         return True
 
     def write(self) -> None:
