@@ -21,6 +21,10 @@ before, so no variant always runs in the same place; the table gives the median 
 the ratio to bare, then the ratio to bare within each round (median and range), which separates
 the machine's drift from the service's cost. Needs: uv, wrk, git.
 
+``--log-pipe`` sends each server's logs into a pipe that ``cat`` reads, as a container runtime
+reads a service's standard output, instead of to /dev/null; writing to a pipe costs the
+writer more, so this is the access log's cost as deployed.
+
 ``--pin`` runs each server on the last CPU and wrk and the OTLP sink on the others (taskset).
 Unpinned, the sink's work on each export batch competes with the server for its core, which a
 service does not meet in production (its collector runs elsewhere) and which shows in the
@@ -202,9 +206,13 @@ def run_wrk(
 
 def serve(
     variant: str, project: Path, workdir: Path, sink_port: int, extra_env: dict[str, str] | None = None,
-    prefix: list[str] | None = None, ready_timeout: float = 20,
+    prefix: list[str] | None = None, ready_timeout: float = 20, log_reader: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start one variant (its command after ``prefix``); return the process and an item's URL."""
+    """Start one variant (its command after ``prefix``); return the process and an item's URL.
+
+    Its standard output and error go to /dev/null, or with ``log_reader`` (a command, such as
+    ``["cat"]``) into a pipe that command reads, as a container runtime reads a service's logs.
+    """
     port = free_port()
     python = str(project / ".venv" / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
@@ -225,9 +233,13 @@ def serve(
             raise SystemExit(f"unknown variant {variant!r}: use bare or one of {list(SERVICE_VARIANTS)}")
         env.update(SERVICE_VARIANTS[variant])
         env.update(extra_env or {})
+    output = subprocess.PIPE if log_reader else subprocess.DEVNULL
     process = subprocess.Popen(
-        [*(prefix or []), *cmd], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*(prefix or []), *cmd], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
     )
+    if log_reader and process.stdout is not None:
+        subprocess.Popen(log_reader, stdin=process.stdout, stdout=subprocess.DEVNULL)  # ends with it
+        process.stdout.close()
     base = f"http://127.0.0.1:{port}"
     wait_ready(f"{base}/items/00000000-0000-0000-0000-000000000000", process, ready_timeout)
     item = httpx.post(f"{base}/items", json={"name": "bench"}, timeout=ready_timeout).json()
@@ -243,6 +255,8 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(["bare", *SERVICE_VARIANTS]))
     parser.add_argument("--pin", action="store_true",
                         help="server on the last CPU, wrk and the OTLP sink on the others (taskset)")
+    parser.add_argument("--log-pipe", action="store_true",
+                        help="servers write their logs into a pipe read by cat, not to /dev/null")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -265,7 +279,10 @@ def main() -> None:
             # a 100% sampled run, say) then biases no variant more than another.
             shift = round_ % len(variants)
             for variant in variants[shift:] + variants[:shift]:
-                process, url = serve(variant, project, workdir, sink_port, prefix=server_cpus)
+                reader = [*(load_cpus or []), "cat"] if args.log_pipe else None
+                process, url = serve(
+                    variant, project, workdir, sink_port, prefix=server_cpus, log_reader=reader
+                )
                 try:
                     run_wrk(url, 2, args.connections, prefix=load_cpus)  # warm-up
                     results[variant].append(
@@ -280,7 +297,8 @@ def main() -> None:
     med = {v: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")} for v, rs in results.items()}
     bare = med[variants[0]]
     pinned = f", server pinned: {server_cpus[-1]}, load: {load_cpus[-1]}" if server_cpus and load_cpus else ""
-    print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}{pinned}")
+    logs = ", logs into a pipe" if args.log_pipe else ""
+    print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}{pinned}{logs}")
     print(f"{'variant':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
     for variant in variants:
         m = med[variant]
