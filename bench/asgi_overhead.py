@@ -32,7 +32,14 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from http_overhead import PACKAGE, SERVICE_VARIANTS, SINK, free_port, render
+from http_overhead import (
+    BARE_VARIANTS,
+    PACKAGE,
+    SERVICE_VARIANTS,
+    SINK,
+    free_port,
+    render,
+)
 
 DRIVER = textwrap.dedent(
     """
@@ -146,7 +153,10 @@ def run(
     env["PYTHONPATH"] = str(workdir)
     if log_pipe:
         env["BENCH_LOG_PIPE"] = "1"
-    if variant != "bare":
+    bare = variant in BARE_VARIANTS
+    if bare:
+        env.update(BARE_VARIANTS[variant])
+    else:
         env.update({
             "OTEL_SERVICE_NAME": "bench",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
@@ -155,7 +165,7 @@ def run(
         })
     python = str(project / ".venv" / "bin" / "python")
     out = subprocess.run(
-        [python, str(workdir / "driver.py"), "bare" if variant == "bare" else "service", str(requests)],
+        [python, str(workdir / "driver.py"), "bare" if bare else "service", str(requests)],
         cwd=project, env=env, check=True, capture_output=True, text=True,
     ).stdout
     return float(out.strip().splitlines()[-1])
@@ -192,12 +202,12 @@ def main() -> None:
     logs = "a pipe" if args.log_pipe else "/dev/null"
     print(f"\nGET /items/{{id}} in-process (database: {args.database}), {args.requests} requests x "
           f"{args.rounds} rounds, 32 tasks, logs to {logs}; CPU time a request (median)")
-    print(f"{'variant':<26}{'us/request':>12}{'bare / variant':>16}{'within each round':>26}")
+    print(f"{'variant':<30}{'us/request':>12}{'bare / variant':>16}{'within each round':>26}")
     for variant in variants:
         median = statistics.median(results[variant])
         ratios = sorted(b / v for b, v in zip(results[variants[0]], results[variant]))
         within = f"{statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
-        print(f"{variant:<26}{median:>12.1f}{bare / median:>15.2f}x{within:>26}")
+        print(f"{variant:<30}{median:>12.1f}{bare / median:>15.2f}x{within:>26}")
 
 
 if __name__ == "__main__":

@@ -141,9 +141,9 @@ def main() -> None:
         sink.terminate()
     bare = next(iter(per_request.values()))
     print(f"\nGET /items/{{id}} (database: {args.database}), {args.requests} requests under callgrind")
-    print(f"{'variant':<26}{'instructions':>14}{'over bare':>12}{'bare / variant':>16}")
+    print(f"{'variant':<30}{'instructions':>14}{'over bare':>12}{'bare / variant':>16}")
     for variant, value in per_request.items():
-        print(f"{variant:<26}{value:>14,.0f}{value - bare:>12,.0f}{bare / value:>15.2f}x")
+        print(f"{variant:<30}{value:>14,.0f}{value - bare:>12,.0f}{bare / value:>15.2f}x")
     if functions:
         print_functions(functions, args.python_functions)
 

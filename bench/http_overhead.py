@@ -25,6 +25,12 @@ the machine's drift from the service's cost. Needs: uv, wrk, git.
 reads a service's standard output, instead of to /dev/null; writing to a pipe costs the
 writer more, so this is the access log's cost as deployed.
 
+``--variants`` picks and orders the variants; the first is the baseline of every ratio. One
+more bare variant is run only when named: ``"bare: FastAPI telemetry off"``, FastAPI with its
+built-in OpenTelemetry layer switched off, as the service runs it. On by default, that layer
+checks for providers on every request (about 5 us of a bare request's 56 us in process,
+``bench/asgi_overhead.py``); name it first to read the service's ratios against it.
+
 ``--pin`` runs each server on the last CPU and wrk and the OTLP sink on the others (taskset).
 Unpinned, the sink's work on each export batch competes with the server for its core, which a
 service does not meet in production (its collector runs elsewhere) and which shows in the
@@ -57,6 +63,7 @@ PREFIX = PACKAGE.upper() + "_"
 
 BARE_APP = textwrap.dedent(
     '''
+    import os
     import uuid
     from contextlib import asynccontextmanager
     from datetime import UTC, datetime
@@ -84,7 +91,10 @@ BARE_APP = textwrap.dedent(
         return items
 
     ItemsDep = Annotated[dict[uuid.UUID, Item], Depends(_items)]
-    app = FastAPI(lifespan=lifespan)
+    # FastAPI's defaults, unless the variant switches off its built-in OpenTelemetry layer
+    # (which, on by default, checks for providers on every request), as the service does.
+    options = {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    app = FastAPI(lifespan=lifespan, **(options if os.environ.get("BENCH_BARE_TELEMETRY_OFF") else {}))
 
     @app.post("/items", status_code=201)
     async def create(data: dict[str, object], items: ItemsDep) -> Item:
@@ -140,6 +150,13 @@ POST_LUA = textwrap.dedent(
     '''
 )
 
+
+# The bare app's variants: FastAPI's defaults (the baseline of every ratio), and not run unless
+# named in --variants, FastAPI with its built-in telemetry off, as the service runs it.
+BARE_VARIANTS: dict[str, dict[str, str]] = {
+    "bare": {},
+    "bare: FastAPI telemetry off": {"BENCH_BARE_TELEMETRY_OFF": "1"},
+}
 
 # What each service variant sets. (Until 2026-11-27 the tracing-off variant was picked by a
 # name that never matched, so the rows printed as "tracing off" ran at 10% sampling.)
@@ -216,7 +233,8 @@ def serve(
     port = free_port()
     python = str(project / ".venv" / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    if variant == "bare":
+    if variant in BARE_VARIANTS:
+        env.update(BARE_VARIANTS[variant])
         cmd = [python, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--no-access-log",
                "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
         cwd = workdir
@@ -230,7 +248,7 @@ def serve(
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         })
         if variant not in SERVICE_VARIANTS:
-            raise SystemExit(f"unknown variant {variant!r}: use bare or one of {list(SERVICE_VARIANTS)}")
+            raise SystemExit(f"unknown variant {variant!r}: use one of {[*BARE_VARIANTS, *SERVICE_VARIANTS]}")
         env.update(SERVICE_VARIANTS[variant])
         env.update(extra_env or {})
     output = subprocess.PIPE if log_reader else subprocess.DEVNULL
@@ -299,21 +317,21 @@ def main() -> None:
     pinned = f", server pinned: {server_cpus[-1]}, load: {load_cpus[-1]}" if server_cpus and load_cpus else ""
     logs = ", logs into a pipe" if args.log_pipe else ""
     print(f"\nGET /items/{{id}} (database: {args.database}), {args.connections} connections, {args.seconds}s x {args.rounds} rounds (median), cpus={os.cpu_count()}{pinned}{logs}")
-    print(f"{'variant':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
+    print(f"{'variant':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'req/s vs bare':>15}{'p99 vs bare':>13}")
     for variant in variants:
         m = med[variant]
-        print(f"{variant:<26}{m['rps']:>9.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}"
+        print(f"{variant:<30}{m['rps']:>9.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}"
               f"{m['rps'] / bare['rps']:>14.2f}x{m['p99'] / bare['p99']:>12.2f}x")
     # The machine's speed drifts between rounds; a round's variants run back to back, so the
     # ratio within each round shows how much of the spread is drift and how much is the service.
     print(f"\nratio to bare within each round: median [min-max] over {args.rounds} rounds")
-    print(f"{'variant':<26}{'req/s':>22}{'p99':>22}")
+    print(f"{'variant':<30}{'req/s':>22}{'p99':>22}")
     for variant in variants[1:]:
         cells = []
         for key in ("rps", "p99"):
             ratios = sorted(r[key] / b[key] for r, b in zip(results[variant], results[variants[0]]))
             cells.append(f"{statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}]")
-        print(f"{variant:<26}{cells[0]:>22}{cells[1]:>22}")
+        print(f"{variant:<30}{cells[0]:>22}{cells[1]:>22}")
 
 
 if __name__ == "__main__":
