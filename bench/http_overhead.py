@@ -286,6 +286,10 @@ def main() -> None:
         server_cpus = ["taskset", "-c", str(cpus[-1])]
         load_cpus = ["taskset", "-c", ",".join(map(str, cpus[:-1]))]
     variants = args.variants.split(",")
+    known = [*BARE_VARIANTS, *SERVICE_VARIANTS]
+    unknown = [variant for variant in variants if variant not in known]
+    if unknown:  # before rendering: a typo should not cost a minute
+        parser.error(f"unknown variant(s) {unknown}: use names from {known}")
     workdir = Path(tempfile.mkdtemp())
     project = render(workdir, args.database)
     sink_port = free_port()
