@@ -38,6 +38,7 @@ from http_overhead import (
     SERVICE_VARIANTS,
     SINK,
     free_port,
+    refuse_unknown_variants,
     render,
 )
 
@@ -181,10 +182,7 @@ def main() -> None:
                         help="the service writes its logs into a pipe read by cat, not /dev/null")
     args = parser.parse_args()
     variants = args.variants.split(",")
-    known = [*BARE_VARIANTS, *SERVICE_VARIANTS, *EXTRA_VARIANTS]
-    unknown = [variant for variant in variants if variant not in known]
-    if unknown:  # before rendering: a typo should not cost a minute
-        parser.error(f"unknown variant(s) {unknown}: use names from {known}")
+    refuse_unknown_variants(parser, variants, [*BARE_VARIANTS, *SERVICE_VARIANTS, *EXTRA_VARIANTS])
     workdir = Path(tempfile.mkdtemp())
     project = render(workdir, args.database)
     (workdir / "driver.py").write_text(DRIVER)

@@ -168,6 +168,14 @@ SERVICE_VARIANTS: dict[str, dict[str, str]] = {
 }
 
 
+def refuse_unknown_variants(parser: argparse.ArgumentParser, variants: list[str], known: list[str]) -> None:
+    """Exit with a usage error naming any of ``variants`` not in ``known`` (before rendering:
+    a typo should not cost a minute)."""
+    unknown = [variant for variant in variants if variant not in known]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}: use names from {known}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -286,10 +294,7 @@ def main() -> None:
         server_cpus = ["taskset", "-c", str(cpus[-1])]
         load_cpus = ["taskset", "-c", ",".join(map(str, cpus[:-1]))]
     variants = args.variants.split(",")
-    known = [*BARE_VARIANTS, *SERVICE_VARIANTS]
-    unknown = [variant for variant in variants if variant not in known]
-    if unknown:  # before rendering: a typo should not cost a minute
-        parser.error(f"unknown variant(s) {unknown}: use names from {known}")
+    refuse_unknown_variants(parser, variants, [*BARE_VARIANTS, *SERVICE_VARIANTS])
     workdir = Path(tempfile.mkdtemp())
     project = render(workdir, args.database)
     sink_port = free_port()
