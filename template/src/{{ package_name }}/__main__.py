@@ -3,9 +3,9 @@
 import argparse
 import asyncio
 import contextlib
-import gc
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from . import __version__
 from .app import create_app
 from .health import Lifecycle
-from .observability.logging import configure_logging, flush_access_lines
+from .observability.logging import configure_logging
 from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
 from .protocol import ProblemHttpToolsProtocol
 from .settings import get_settings
@@ -24,7 +24,7 @@ from .stores import COMMANDS
 
 logger = structlog.get_logger(f"{__package__}.server")
 
-GC_YOUNG_THRESHOLD = 10_000
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Server(uvicorn.Server):
@@ -37,14 +37,20 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        """Like uvicorn's, but a drained stop on SIGTERM/SIGINT exits 0 instead of re-raising."""
-        with super().capture_signals():
+        """Like uvicorn's: SIGTERM/SIGINT stop the server, and the old handlers come back after.
+
+        Unlike uvicorn's, the signal is not raised again once the server has drained (exit
+        status 143): a clean, drained stop is a success for the orchestrator, so it exits 0.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
             yield
-            # uvicorn re-raises the captured signal after shutdown (exit status 143); a clean,
-            # drained stop is a success for the orchestrator, so forget SIGTERM and SIGINT.
-            self._captured_signals = [
-                s for s in self._captured_signals if s not in (signal.SIGTERM, signal.SIGINT)
-            ]
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # This runs as a signal handler, possibly in the middle of a log write on this very
@@ -82,9 +88,7 @@ def serve() -> int:
             ],
         )
         return 2
-    configure_logging(
-        settings.log_level, settings.log_format, cache_loggers=True, per_turn_writes=True
-    )
+    configure_logging(settings.log_level, settings.log_format, cache_loggers=True)
     # First, so that a refusal (e.g. the production guard on stores) is the only line logged;
     # the app's tracer is a proxy that follows the provider installed just after.
     app = create_app(settings)
@@ -111,22 +115,9 @@ def serve() -> int:
         lifespan="on",
     )
     server = _Server(config, app.state.lifecycle, settings.shutdown_delay)
-    # Everything imported and built so far lives as long as the process: move it out of the
-    # collector's view, so that full collections (pauses of several ms, seen in the p99 of
-    # bench/http_overhead.py) only walk objects made while serving.
-    gc.collect()
-    gc.freeze()
-    # The youngest generation is collected after 700 net allocations by default. Serving
-    # frees almost everything it allocates, except spans waiting in the export queue: at 100%
-    # sampling those alone set off ~80 collections a second (about 10 us a request, pauses up
-    # to 4 ms; measured with gc.callbacks under bench/http_overhead.py's load). At 10,000 the
-    # queue's spans are exported before a collection is due; cyclic garbage, if a handler
-    # makes any, is still collected, only later.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         server.run()
     finally:
-        flush_access_lines()  # those of the loop's last turn
         shutdown_tracing(provider)  # flush the spans still queued
     return 0 if server.started else 1
 

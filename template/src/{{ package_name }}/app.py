@@ -17,8 +17,9 @@ from .flags import Flags
 from .health import HealthRegistry, Lifecycle
 from .idempotency import IdempotencyMiddleware
 from .middleware import RequestContextMiddleware
+from .observability.edge_span import ServerSpans
 from .observability.metrics import HttpMetrics
-from .observability.tracing import ServerSpans, tracing_enabled
+from .observability.tracing import tracing_enabled
 from .problems import install_problem_handlers
 from .query_params import single_value_check
 from .resilience import Upstreams

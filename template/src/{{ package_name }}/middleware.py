@@ -16,9 +16,9 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observability.edge_span import ServerSpans
 from .observability.logging import log_request
 from .observability.metrics import HttpMetrics
-from .observability.tracing import ServerSpans
 from .problems import problem_response
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "new_request_id"]

@@ -1,163 +1,90 @@
-"""Root server spans built by the edge: the SDK's own ``Span``, without ``start_span``.
+"""The one server span of each request, started and finished by the edge middleware.
 
-For a sampled root span the SDK's ``start_span`` and the span's first attributes cost about
-as much as the rest of the service's work on a request (measured under callgrind: ~145k
-instructions, most of it checking attribute values the edge wrote itself and building
-containers the span may never use). Once the edge has decided that a root span is sampled
-(``sampling.py``), it builds the same span directly:
-
-- an instance of the SDK's ``Span``, so user code, span processors and exporters see what
-  they always see, and ``set_attribute``, ``add_event``, ``record_exception``, ``set_status``
-  and ``end`` are the SDK's own;
-- the same fields the SDK's constructor sets, from the tracer (resource, scope, limits,
-  processors), with the edge's attributes taken as they are: they are str and int values the
-  edge produced, which is what the SDK's checks would leave unchanged;
-- the events and links lists are made on the first event or link (most server spans get
-  none); span processors' ``on_start`` and ``on_end`` are called as the SDK calls them.
-
-It relies on the layout of the SDK's ``Span``, ``BoundedAttributes`` and ``SpanContext``, so
-``span_factory`` checks that layout against spans built the SDK's way when tracing starts,
-and on any difference (a newer SDK, say) returns None and every span goes through the SDK.
-It also declines when span limits would change the edge's attributes (a value length limit,
-an attribute count limit under 32). Imported only when tracing is on.
+Through the tracing API only: ``tracer.start_span(kind=SERVER)`` with the parent extracted
+from the W3C ``traceparent``/``tracestate`` (and ``baggage``) headers, ``context.attach`` to
+make it current for the handler, logs and outbound calls, ``context.detach`` and ``end`` when
+the response is done. One span rather than the ASGI instrumentation's three (server, receive,
+send). It keeps the HTTP server semantic conventions: name ``"{method} {route}"``,
+``http.request.method``, ``http.route``, ``url.path``, ``url.scheme``,
+``http.response.status_code``, ``server.*``, ``network.protocol.version``; a 5xx or a crash
+marks it errored. Which paths are not traced (probes, scrapes) is the middleware's choice.
 """
 
-import threading
-from collections.abc import Callable
-from time import time_ns
-from typing import Any, cast
+from contextvars import Token
+from dataclasses import dataclass
+from typing import Any
 
-from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import Event, SpanLimits, Tracer
-from opentelemetry.sdk.trace import Span as SdkSpan
-from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
-from opentelemetry.trace.span import TraceFlags
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import Scope
 
-from .tracing import _ROOT  # the empty context a root span's parent is
+__all__ = ["ServerSpans", "StartedSpan"]
 
-__all__ = ["EdgeSpan", "SpanFactory", "span_factory"]
-
-_MIN_ATTRIBUTE_LIMIT = 32  # room for the edge's 9 attributes and the application's own
-_ERROR = Status(StatusCode.ERROR)
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
+)
+_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 
 
-class EdgeSpan(SdkSpan):
-    """The SDK's ``Span``, built by ``SpanFactory`` and finished by ``finish_server``."""
+@dataclass(slots=True)
+class StartedSpan:
+    """A request's open server span and the context token to restore."""
 
-    def _add_event(self, event: Event) -> None:
-        if self._events.__class__ is tuple:  # the first event: the list the SDK would have made
-            self._events = BoundedList(self._limits.max_events)
-        super()._add_event(event)
-
-    def _add_link(self, link: Link) -> None:
-        if self._links.__class__ is tuple:
-            self._links = BoundedList(self._limits.max_links)
-        super()._add_link(link)
-
-    def finish_server(self, name: str | None, attributes: dict[str, Any], error: bool) -> None:
-        """Add the response's attributes, rename, mark an error and end, as the edge does."""
-        values = cast(BoundedAttributes, self._attributes)
-        limit = values.maxlen
-        if self._end_time is None and (limit is None or len(values) + 3 <= limit):
-            values._dict.update(attributes)  # str and int from the edge: nothing to clean
-            if name is not None:
-                self._name = name
-        else:  # ended by the application already, or near the count limit: the SDK's way
-            self.set_attributes(attributes)
-            if name is not None:
-                self.update_name(name)
-        if error:
-            self.set_status(_ERROR)
-        self.end()
+    span: trace.Span
+    token: Token[context.Context]
+    method: str
 
 
-SpanFactory = Callable[[str, SpanContext, dict[str, Any]], EdgeSpan]
+@dataclass
+class ServerSpans:
+    """Starts and finishes the one server span of each request on ``tracer``."""
+
+    tracer: trace.Tracer
+
+    def start(self, scope: Scope) -> StartedSpan:
+        """Open the request's span (parent from ``traceparent``) and make it current."""
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
+        name = "HTTP" if method == "_OTHER" else method
+        carrier = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in scope["headers"]
+            if key in _PROPAGATION_HEADERS
+        }
+        parent = propagate.extract(carrier) if carrier else None
+        span = self.tracer.start_span(
+            name,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=_request_attributes(scope, method),
+        )
+        token = context.attach(trace.set_span_in_context(span, parent))
+        return StartedSpan(span, token, name)
+
+    @staticmethod
+    def finish(started: StartedSpan, route: str | None, status: int, crashed: bool) -> None:
+        """Name the span by route, record the status, end it and restore the context."""
+        span = started.span
+        if span.is_recording():
+            attributes: dict[str, Any] = {"http.response.status_code": status}
+            if route:
+                attributes["http.route"] = route
+                span.update_name(f"{started.method} {route}")
+            if crashed or status >= 500:
+                attributes["error.type"] = "exception" if crashed else str(status)
+                span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(attributes)
+        span.end()
+        context.detach(started.token)
 
 
-def _build(fields: dict[str, Any], attribute_fields: dict[str, Any]) -> SpanFactory:
-    processor = fields["_span_processor"]
-
-    def start(name: str, span_context: SpanContext, attributes: dict[str, Any]) -> EdgeSpan:
-        """Start a sampled root server span with ``attributes`` (str and int values)."""
-        values = BoundedAttributes.__new__(BoundedAttributes)
-        values.__dict__.update(attribute_fields)
-        values._dict = attributes
-        values._lock = threading.Lock()
-        span = object.__new__(EdgeSpan)
-        span.__dict__.update(fields)
-        span._name = name
-        span._context = span_context
-        span._attributes = values
-        span._lock = threading.Lock()
-        span._start_time = time_ns()
-        processor.on_start(span, parent_context=_ROOT)  # what start_span passes for a root
-        return span
-
-    return start
-
-
-def span_factory(tracer: Tracer) -> SpanFactory | None:
-    """What builds the edge's sampled root spans for ``tracer``; None if it cannot."""
-    limits: SpanLimits = tracer._span_limits
-    if limits.max_span_attribute_length is not None:
-        return None  # the edge's values might need truncating
-    if limits.max_span_attributes is not None and limits.max_span_attributes < _MIN_ATTRIBUTE_LIMIT:
-        return None
-    fields: dict[str, Any] = {
-        "_kind": SpanKind.SERVER,
-        "_instrumentation_info": tracer.instrumentation_info,
-        "_instrumentation_scope": tracer._instrumentation_scope,
-        "_parent": None,
-        "_end_time": None,
-        "_events": (),
-        "_links": (),
-        "_resource": tracer.resource,
-        "_status": Status(StatusCode.UNSET),
-        "_sampler": tracer.sampler,
-        "_trace_config": None,
-        "_record_exception": True,
-        "_set_status_on_exception": True,
-        "_span_processor": tracer.span_processor,
-        "_limits": limits,
-        "_record_end_metrics": None,
+def _request_attributes(scope: Scope, method: str) -> dict[str, Any]:
+    """The server span's attributes known when the request arrives (HTTP semantic conventions)."""
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+        "network.protocol.version": scope.get("http_version", "1.1"),
     }
-    attribute_fields = {
-        "maxlen": limits.max_span_attributes,
-        "dropped": 0,
-        "max_value_len": None,
-        "_immutable": False,
-    }
-    if not _same_layout(tracer, {**fields, "_span_processor": _Unseen()}, attribute_fields):
-        return None
-    return _build(fields, attribute_fields)
-
-
-class _Unseen:
-    def on_start(self, span: SdkSpan, parent_context: object = None) -> None:
-        """The probe span is not started for any processor."""
-
-
-def _same_layout(tracer: Tracer, fields: dict[str, Any], attribute_fields: dict[str, Any]) -> bool:
-    """Whether spans built from these fields have exactly the fields the SDK's spans have."""
-    flags = TraceFlags(TraceFlags.SAMPLED)
-    context = SpanContext(1, 1, is_remote=False, trace_flags=flags)
-    sdk_span = object.__new__(EdgeSpan)  # built, never started: no processor sees it
-    SdkSpan.__init__(
-        sdk_span,
-        "probe",
-        context,
-        resource=tracer.resource,
-        attributes={"a": 1},
-        kind=SpanKind.SERVER,
-        span_processor=tracer.span_processor,
-        limits=tracer._span_limits,
-        instrumentation_info=tracer.instrumentation_info,
-        instrumentation_scope=tracer._instrumentation_scope,
-    )
-    edge_span = _build(fields, attribute_fields)("probe", context, {"a": 1})
-    return (
-        vars(sdk_span).keys() == vars(edge_span).keys()
-        and vars(sdk_span._attributes).keys() == vars(edge_span._attributes).keys()
-        and sdk_span.attributes == edge_span.attributes
-    )
+    if server := scope.get("server"):
+        attributes["server.address"], attributes["server.port"] = server[0], server[1]
+    return attributes

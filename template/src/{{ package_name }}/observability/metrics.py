@@ -2,18 +2,8 @@
 
 Labels are bounded: the route template (never the raw path; ``<unmatched>`` for 404s without a
 route), a known HTTP method or ``_OTHER``, and the status class (``2xx``...).
-
-The three per-request metrics (request count, duration histogram, in-flight gauge) are kept in
-plain integers by ``HttpStats`` and handed to prometheus_client as metric families at scrape
-time: a request costs one dictionary look-up, a ``bisect`` and a few additions. prometheus_client's
-own ``Counter``/``Histogram``/``Gauge`` take a lock per update and walk the buckets in Python;
-in the service they cost about a quarter of the whole instrumentation overhead
-(bench/http_overhead.py). The counts are only ever changed on the event loop's thread (the edge
-middleware runs there), and /metrics is served there too, so no lock is needed.
 """
 
-from bisect import bisect_left
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -21,18 +11,12 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
-from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.registry import Collector
 
 from ..resilience.events import BreakerRejected, BreakerStateChanged, Event, RetryScheduled
 
@@ -43,65 +27,51 @@ _KNOWN_METHODS = frozenset(
 )
 # Seconds; fine-grained at the low end where a healthy service lives.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_BUCKET_LABELS = (*(repr(b) for b in _BUCKETS), "+Inf")
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 
-class _RouteStats:
-    """Counts of one (method, route): per status class, and per duration bucket."""
+class HttpStats:
+    """The request count, duration histogram and in-flight gauge the edge middleware feeds.
 
-    __slots__ = ("buckets", "by_class", "total_seconds")
+    ``in_flight`` is a plain integer the middleware counts up and down; the gauge reads it at
+    scrape time. The labelled children are looked up once per label set and kept.
+    """
 
-    def __init__(self) -> None:
-        self.by_class = [0] * len(_STATUS_CLASSES)
-        self.buckets = [0] * (len(_BUCKETS) + 1)  # the last one is +Inf
-        self.total_seconds = 0.0
-
-
-class HttpStats(Collector):
-    """The request count, duration histogram and in-flight gauge, as one collector."""
-
-    def __init__(self) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.in_flight = 0
-        self._routes: dict[tuple[str, str], _RouteStats] = {}
+        self.requests = Counter(
+            "http_server_requests",
+            "HTTP requests served, by method, route template and status class.",
+            ["method", "route", "status_class"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Time to serve a request, by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        in_flight = Gauge(
+            "http_server_requests_in_flight", "Requests being served now.", registry=registry
+        )
+        in_flight.set_function(lambda: self.in_flight)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and record its duration."""
         if method not in _KNOWN_METHODS:
             method = "_OTHER"
-        stats = self._routes.get((method, route))
-        if stats is None:
-            stats = self._routes[(method, route)] = _RouteStats()
-        stats.by_class[min(max(status // 100, 1), 5) - 1] += 1
-        stats.buckets[bisect_left(_BUCKETS, seconds)] += 1
-        stats.total_seconds += seconds
-
-    def collect(self) -> Iterator[Metric]:
-        """Metric families for prometheus_client's registry (called at each scrape)."""
-        requests = CounterMetricFamily(
-            "http_server_requests",
-            "HTTP requests served, by method, route template and status class.",
-            labels=["method", "route", "status_class"],
-        )
-        duration = HistogramMetricFamily(
-            "http_server_request_duration_seconds",
-            "Time to serve a request, by method and route template.",
-            labels=["method", "route"],
-        )
-        for (method, route), stats in list(self._routes.items()):
-            for status_class, count in zip(_STATUS_CLASSES, stats.by_class, strict=True):
-                if count:
-                    requests.add_metric([method, route, status_class], count)
-            cumulative, buckets = 0, []
-            for label, count in zip(_BUCKET_LABELS, stats.buckets, strict=True):
-                cumulative += count
-                buckets.append((label, cumulative))
-            duration.add_metric([method, route], buckets, stats.total_seconds)
-        yield requests
-        yield duration
-        yield GaugeMetricFamily(
-            "http_server_requests_in_flight", "Requests being served now.", value=self.in_flight
-        )
+        status_class = min(max(status // 100, 1), 5)
+        key = (method, route, status_class)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, _STATUS_CLASSES[status_class - 1]),
+                self.duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 @dataclass
@@ -122,8 +92,7 @@ class HttpMetrics:
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         GCCollector(registry=reg)
-        self.http = HttpStats()
-        reg.register(self.http)
+        self.http = HttpStats(reg)
         build = Gauge(
             "service_build_info",
             "Always 1; the labels say which build is running.",
