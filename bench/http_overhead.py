@@ -8,7 +8,14 @@ same uvicorn settings (one worker, uvloop, httptools):
 - bare: a FastAPI app with the same GET route, response model and handler shape (the store
   reached through a dependency on the lifespan state), no middleware, no logs;
 - service variants: the generated service's GET /items/{id} with JSON access logs, metrics
-  and tracing (OTLP/HTTP to a local sink process) at 100% and 10% sampling, and with tracing off.
+  and tracing (OTLP/HTTP to a local sink process) at 100% and 10% sampling, and with tracing off;
+- DIY variants: the bare app with the stack a team writes from the official docs:
+  FastAPIInstrumentor (opentelemetry-instrumentation-fastapi), the SDK's TracerProvider and
+  BatchSpanProcessor with the official OTLP/HTTP exporter to the same sink,
+  prometheus-fastapi-instrumentator, and a structlog JSON access line from an
+  ``@app.middleware("http")``, at 100% and 10% sampling. They run from a venv of their own
+  (``diy-venv``: the service's locked versions plus those two packages), so the service's venv
+  holds nothing it does not ship with.
 
 By default the service is rendered without a database (``--database none``: items in memory, like
 the bare app), so the ratios measure the middleware, logging, metrics and tracing alone;
@@ -24,6 +31,9 @@ the machine's drift from the service's cost. Needs: uv, wrk, git.
 ``--log-pipe`` sends each server's logs into a pipe that ``cat`` reads, as a container runtime
 reads a service's standard output, instead of to /dev/null; writing to a pipe costs the
 writer more, so this is the access log's cost as deployed.
+
+The default variants are bare, service 100%, service 10%, DIY 100%, DIY 10%; the last table
+gives the service's throughput over the DIY stack's at the same sampling, round by round.
 
 ``--variants`` picks and orders the variants; the first is the baseline of every ratio. One
 more bare variant is run only when named: ``"bare: FastAPI telemetry off"``, FastAPI with its
@@ -110,6 +120,53 @@ BARE_APP = textwrap.dedent(
     '''
 )
 
+# The DIY stack, added to the bare app as the official docs show each piece.
+DIY_TAIL = textwrap.dedent(
+    '''
+    import time
+
+    import structlog
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "diy"}))  # OTEL_TRACES_SAMPLER
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # OTEL_EXPORTER_OTLP_*
+    trace.set_tracer_provider(provider)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        cache_logger_on_first_use=True,
+    )
+    access = structlog.get_logger("access")
+
+    @app.middleware("http")
+    async def access_log(request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        span = trace.get_current_span().get_span_context()
+        route = request.scope.get("route")
+        access.info(
+            "http.request", method=request.method, route=getattr(route, "path", request.url.path),
+            status=response.status_code, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            trace_id=format(span.trace_id, "032x"), span_id=format(span.span_id, "016x"),
+        )
+        return response
+
+    Instrumentator().instrument(app).expose(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="metrics")
+    '''
+)
+DIY_PACKAGES = ("opentelemetry-instrumentation-fastapi", "prometheus-fastapi-instrumentator")
+
 SINK = textwrap.dedent(
     '''
     import sys
@@ -166,6 +223,11 @@ SERVICE_VARIANTS: dict[str, dict[str, str]] = {
     "service: 100% sampled": {"OTEL_TRACES_SAMPLER": _RATIO, "OTEL_TRACES_SAMPLER_ARG": "1.0"},
     "service: 10% sampled": {"OTEL_TRACES_SAMPLER": _RATIO, "OTEL_TRACES_SAMPLER_ARG": "0.1"},
 }
+DIY_VARIANTS: dict[str, dict[str, str]] = {
+    "diy: 100% sampled": SERVICE_VARIANTS["service: 100% sampled"],
+    "diy: 10% sampled": SERVICE_VARIANTS["service: 10% sampled"],
+}
+DEFAULT_VARIANTS = ["bare", "service: 100% sampled", "service: 10% sampled", *DIY_VARIANTS]
 
 
 def refuse_unknown_variants(parser: argparse.ArgumentParser, variants: list[str], known: list[str]) -> None:
@@ -192,6 +254,29 @@ def render(workdir: Path, database: str) -> Path:
     subprocess.run([uv, "sync", "--quiet", "--no-dev"], cwd=project, check=True, env=env)
     (workdir / "bare_app.py").write_text(BARE_APP)
     return project
+
+
+def install_diy(workdir: Path, project: Path) -> Path:
+    """A venv for the DIY app: the service's locked versions plus the DIY packages; its python."""
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    uv = str(Path(sys.executable).parent / "uv")
+    venv = workdir / "diy-venv"
+    locked = subprocess.run(
+        [uv, "export", "--quiet", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
+        cwd=project, check=True, env=env, capture_output=True, text=True,
+    ).stdout
+    instrumentation = re.search(r"^opentelemetry-instrumentation==(\S+)", locked, re.MULTILINE)
+    pins = [f"{DIY_PACKAGES[0]}=={instrumentation.group(1)}" if instrumentation else DIY_PACKAGES[0]]
+    (workdir / "diy-requirements.txt").write_text(locked)
+    python = str(project / ".venv" / "bin" / "python")
+    subprocess.run([uv, "venv", "--quiet", "--python", python, str(venv)], check=True, env=env)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         "-r", str(workdir / "diy-requirements.txt"), *pins, DIY_PACKAGES[1]],
+        check=True, env=env,
+    )
+    (workdir / "diy_app.py").write_text(BARE_APP + DIY_TAIL)
+    return venv / "bin" / "python"
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -241,10 +326,14 @@ def serve(
     port = free_port()
     python = str(project / ".venv" / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    if variant in BARE_VARIANTS:
-        env.update(BARE_VARIANTS[variant])
-        cmd = [python, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--no-access-log",
-               "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    if variant in BARE_VARIANTS or variant in DIY_VARIANTS:
+        diy = variant in DIY_VARIANTS
+        env.update(DIY_VARIANTS[variant] if diy else BARE_VARIANTS[variant])
+        if diy:
+            python = str(workdir / "diy-venv" / "bin" / "python")
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink_port}"
+        cmd = [python, "-m", "uvicorn", f"{'diy' if diy else 'bare'}_app:app", "--port", str(port),
+               "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
         cwd = workdir
     else:
         cmd = [python, "-m", PACKAGE]
@@ -256,7 +345,7 @@ def serve(
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         })
         if variant not in SERVICE_VARIANTS:
-            raise SystemExit(f"unknown variant {variant!r}: use one of {[*BARE_VARIANTS, *SERVICE_VARIANTS]}")
+            raise SystemExit(f"unknown variant {variant!r}: use one of {[*BARE_VARIANTS, *SERVICE_VARIANTS, *DIY_VARIANTS]}")
         env.update(SERVICE_VARIANTS[variant])
         env.update(extra_env or {})
     output = subprocess.PIPE if log_reader else subprocess.DEVNULL
@@ -278,7 +367,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database", choices=["none", "sqlite"], default="none")
-    parser.add_argument("--variants", default=",".join(["bare", *SERVICE_VARIANTS]))
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
     parser.add_argument("--pin", action="store_true",
                         help="server on the last CPU, wrk and the OTLP sink on the others (taskset)")
     parser.add_argument("--log-pipe", action="store_true",
@@ -294,9 +383,11 @@ def main() -> None:
         server_cpus = ["taskset", "-c", str(cpus[-1])]
         load_cpus = ["taskset", "-c", ",".join(map(str, cpus[:-1]))]
     variants = args.variants.split(",")
-    refuse_unknown_variants(parser, variants, [*BARE_VARIANTS, *SERVICE_VARIANTS])
+    refuse_unknown_variants(parser, variants, [*BARE_VARIANTS, *SERVICE_VARIANTS, *DIY_VARIANTS])
     workdir = Path(tempfile.mkdtemp())
     project = render(workdir, args.database)
+    if any(variant in DIY_VARIANTS for variant in variants):
+        install_diy(workdir, project)
     sink_port = free_port()
     sink = subprocess.Popen([*(load_cpus or []), sys.executable, "-c", SINK, str(sink_port)])
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
@@ -341,6 +432,14 @@ def main() -> None:
             ratios = sorted(r[key] / b[key] for r, b in zip(results[variant], results[variants[0]]))
             cells.append(f"{statistics.median(ratios):.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}]")
         print(f"{variant:<30}{cells[0]:>22}{cells[1]:>22}")
+    # The service against the DIY stack at the same sampling (target: >= 3x), round by round.
+    pairs = [(f"service: {s}", f"diy: {s}") for s in ("100% sampled", "10% sampled")]
+    pairs = [(a, b) for a, b in pairs if a in results and b in results]
+    if pairs:
+        print(f"\nservice req/s over DIY req/s, same sampling: median [min-max] over {args.rounds} rounds")
+        for service, diy in pairs:
+            ratios = sorted(r["rps"] / d["rps"] for r, d in zip(results[service], results[diy]))
+            print(f"{service + ' / diy':<30}{statistics.median(ratios):>14.2f}x [{ratios[0]:.2f}-{ratios[-1]:.2f}]")
 
 
 if __name__ == "__main__":
