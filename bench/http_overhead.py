@@ -38,8 +38,8 @@ gives the service's throughput over the DIY stack's at the same sampling, round 
 ``--variants`` picks and orders the variants; the first is the baseline of every ratio. One
 more bare variant is run only when named: ``"bare: FastAPI telemetry off"``, FastAPI with its
 built-in OpenTelemetry layer switched off, as the service runs it. On by default, that layer
-checks for providers on every request (about 5 us of a bare request's 56 us in process,
-``bench/asgi_overhead.py``); name it first to read the service's ratios against it.
+checks for providers on every request (about 5 us of a bare request's 56 us, measured in
+process); name it first to read the service's ratios against it.
 
 ``--pin`` runs each server on the last CPU and wrk and the OTLP sink on the others (taskset).
 Unpinned, the sink's work on each export batch competes with the server for its core, which a
