@@ -15,6 +15,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -28,6 +29,8 @@ _KNOWN_METHODS = frozenset(
 # Seconds; fine-grained at the low end where a healthy service lives.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series (untyped upstream)
 
 
 class HttpStats:
