@@ -1,1 +1,1 @@
-"""Logs, and later traces and metrics: what the service tells its operators."""
+"""Logs, traces and metrics: what the service tells its operators."""
