@@ -18,9 +18,9 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import Scope
 
-__all__ = ["ServerSpans", "StartedSpan"]
+__all__ = ["KNOWN_METHODS", "ServerSpans", "StartedSpan"]
 
-_KNOWN_METHODS = frozenset(
+KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
 )
 _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
@@ -43,7 +43,7 @@ class ServerSpans:
 
     def start(self, scope: Scope) -> StartedSpan:
         """Open the request's span (parent from ``traceparent``) and make it current."""
-        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
+        method = scope["method"] if scope["method"] in KNOWN_METHODS else "_OTHER"
         name = "HTTP" if method == "_OTHER" else method
         carrier = {
             key.decode("latin-1"): value.decode("latin-1")

@@ -8,6 +8,7 @@ logger, event, the bound context variables (``request_id``) and the current span
 request that logged it.
 """
 
+import functools
 import logging
 import sys
 from typing import Any, BinaryIO, Literal
@@ -54,9 +55,15 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+@functools.cache
+def _access_logger(name: str) -> Any:
+    """One logger per name: with ``cache_loggers`` it builds its pipeline once, not per line."""
+    return structlog.get_logger(name)
+
+
 def log_request(logger: str, method: str, route: str, status: int, duration_ms: float) -> None:
     """Log the ``http.request`` line of one finished request, as ``logger`` at INFO."""
-    structlog.get_logger(logger).info(
+    _access_logger(logger).info(
         "http.request", method=method, route=route, status=status, duration_ms=duration_ms
     )
 
@@ -135,10 +142,9 @@ def configure_logging(
         native = [exceptions, structlog.processors.JSONRenderer(serializer=_serialize)]
 
     def factory(*args: Any) -> WrappedLogger:
-        name = args[0] if args and isinstance(args[0], str) else "app"
         if fmt == "console":
             return structlog.WriteLogger(out)  # type: ignore[arg-type]
-        return _NamedBytesLogger(out, name)
+        return _NamedBytesLogger(out, args[0] if args and isinstance(args[0], str) else "app")
 
     structlog.reset_defaults()
     structlog.configure(

@@ -20,12 +20,10 @@ from prometheus_client import (
 )
 
 from ..resilience.events import BreakerRejected, BreakerStateChanged, Event, RetryScheduled
+from .edge_span import KNOWN_METHODS
 
 __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "HttpStats", "render"]
 
-_KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
-)
 # Seconds; fine-grained at the low end where a healthy service lives.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -63,7 +61,7 @@ class HttpStats:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and record its duration."""
-        if method not in _KNOWN_METHODS:
+        if method not in KNOWN_METHODS:
             method = "_OTHER"
         status_class = min(max(status // 100, 1), 5)
         key = (method, route, status_class)

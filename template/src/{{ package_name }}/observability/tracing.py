@@ -8,6 +8,7 @@ never wait for it. Names the service cannot honour are refused at start-up
 (``TracingConfigError``), where the SDK would log and carry on with a default.
 """
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
@@ -57,15 +58,12 @@ def _check_sampler() -> None:
         known = ", ".join(sorted(_SAMPLERS))
         raise TracingConfigError(f"OTEL_TRACES_SAMPLER={name!r} is not supported: use {known}")
     arg = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
-    if name.endswith("traceidratio") and arg:
-        try:
-            ratio = float(arg)
-        except ValueError:
-            ratio = -1.0
-        if not 0.0 <= ratio <= 1.0:
-            raise TracingConfigError(
-                f"OTEL_TRACES_SAMPLER_ARG={arg!r} is not a ratio between 0 and 1"
-            )
+    if not (name.endswith("traceidratio") and arg):
+        return
+    with contextlib.suppress(ValueError):
+        if 0.0 <= float(arg) <= 1.0:
+            return
+    raise TracingConfigError(f"OTEL_TRACES_SAMPLER_ARG={arg!r} is not a ratio between 0 and 1")
 
 
 def _exporter(name: str) -> "SpanExporter | None":
@@ -105,10 +103,9 @@ def _exporter(name: str) -> "SpanExporter | None":
 
 
 def _exporter_names() -> list[str]:
-    """``OTEL_TRACES_EXPORTER``, or ``otlp`` only when an endpoint is set (else ``none``).
+    """``OTEL_TRACES_EXPORTER``; unset: ``otlp`` given an endpoint, else ``none``.
 
-    The spec's default is otlp; without an endpoint we export nothing instead of retrying
-    against a collector that is not there (spans still give logs their trace ids).
+    (The spec says otlp; retrying a collector that is not there helps nobody.)
     """
     names = os.environ.get("OTEL_TRACES_EXPORTER", "").strip()
     if not names:
