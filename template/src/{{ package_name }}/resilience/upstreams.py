@@ -5,10 +5,8 @@ HTTP client or the retry machinery (faster start, smaller footprint).
 """
 
 from collections.abc import Iterator
-from functools import partial
 from typing import TYPE_CHECKING
 
-from ..health import HealthRegistry
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -60,14 +58,3 @@ class Upstreams:
 
     def __iter__(self) -> "Iterator[Upstream]":
         return iter(self._clients.values())
-
-    def register_readiness(self, registry: HealthRegistry) -> None:
-        """Add each upstream's breaker to readiness as ``upstream:<name>``."""
-        for config in self._configs:
-            registry.register(f"upstream:{config.name}", partial(self._readiness, config.name))
-
-    async def _readiness(self, name: str) -> None:
-        client = self._clients.get(name)
-        if client is None:
-            raise RuntimeError(f"upstream {name!r} is not open")
-        await client.readiness()
