@@ -1,7 +1,7 @@
 """The service's upstream clients: configured with the app, opened and closed by its lifespan.
 
-Kept apart from ``http.py`` so that a service with no upstream configured never imports the
-HTTP client or the retry machinery (faster start, smaller footprint).
+Apart from ``http.py`` so that a service with no upstream configured never imports httpx or
+stamina.
 """
 
 from collections.abc import Iterator
@@ -27,24 +27,18 @@ class Upstreams:
         """One upstream per configured URL (none when nothing is configured)."""
         if settings.upstream_stock_url is None:
             return cls()
-        from .http import UpstreamConfig  # only when an upstream is configured
+        from .http import UpstreamConfig
 
-        stock = UpstreamConfig.from_settings(
-            settings,
-            "stock",
-            str(settings.upstream_stock_url),
-            required=settings.upstream_stock_required,
-        )
-        return cls([stock])
+        url, required = str(settings.upstream_stock_url), settings.upstream_stock_required
+        return cls([UpstreamConfig.from_settings(settings, "stock", url, required=required)])
 
     def open(self) -> None:
         """Create a client (connection pool and breaker) for each configured upstream."""
-        if not self._configs:
-            return
-        from . import http, retry  # only services that call out import httpx and stamina
+        if self._configs:
+            from . import http, retry
 
-        retry.install_retry_hooks()
-        self._clients = {config.name: http.Upstream(config) for config in self._configs}
+            retry.install_retry_hooks()
+            self._clients = {config.name: http.Upstream(config) for config in self._configs}
 
     async def aclose(self) -> None:
         """Close every client."""

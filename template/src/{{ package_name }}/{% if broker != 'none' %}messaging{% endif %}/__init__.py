@@ -32,5 +32,6 @@ def _asyncapi_html() -> int:
 
 
 MESSAGING_COMMANDS: dict[str, Callable[[], int]] = {
-    "asyncapi": _asyncapi, "asyncapi-html": _asyncapi_html,
+    "asyncapi": _asyncapi,
+    "asyncapi-html": _asyncapi_html,
 }

@@ -128,4 +128,3 @@ async def open_messaging(
         # Stops consuming, lets in-flight handlers finish (BROKER_GRACEFUL_TIMEOUT), closes.
         await bus.broker.stop()
         logger.info("broker.stopped")
-
