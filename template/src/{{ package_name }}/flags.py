@@ -1,11 +1,9 @@
 """Feature flags: OpenFeature wired once in the lifespan, and a dependency for handlers.
 
-Deploying ships code dark; releasing is flipping a flag. The provider is chosen by settings:
-``file`` (default: flagd's evaluator over ``flags/flags.json``, re-read when it changes; see
-``flag_file.py``), ``flagd`` (a flagd server over gRPC) or ``memory`` (tests fill
-``memory_flags``). A flag source that is missing, invalid or unreachable never stops the
-service: evaluations keep the last good flags, else the defaults in the code; one warning is
-logged per change of state, and ``/readyz`` reports the state as detail without failing.
+Providers: ``file`` (default, ``flag_file.py``), ``flagd`` (a server over gRPC) or ``memory``
+(tests). A missing, invalid or unreachable source never stops the service: evaluations keep
+the last good flags, else the code's defaults; one warning per change of state, and
+``/readyz`` reports the state as detail without failing.
 """
 
 import asyncio

@@ -1,10 +1,8 @@
 """One value per scalar query parameter: ``?offset=1&offset=7`` is refused, not half-read.
 
-FastAPI hands a scalar parameter the last of its values, so ``?limit=1&limit=100`` quietly
-means 100. ``refuse_repeated_query_parameters`` is an app-wide dependency (``create_app``
-passes it to ``FastAPI(dependencies=...)``), so every route gets it however it is registered:
-a repeated scalar is a problem+json 422 naming it. List parameters (``tags: list[str]``) may
-repeat.
+FastAPI hands a scalar parameter its last value, so ``?limit=1&limit=100`` quietly means 100.
+``create_app`` makes this an app-wide dependency, so every route, however registered, answers
+a repeated scalar with a problem+json 422 naming it. List parameters may repeat.
 """
 
 import collections.abc

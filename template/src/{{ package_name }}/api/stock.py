@@ -1,10 +1,7 @@
 """Graceful degradation, by example: an item's stock, asked of an upstream stock service.
 
-While the upstream answers, its figure is returned (``source: upstream``). While it cannot
-(its breaker is open, the call timed out or failed, or it answered nonsense), the endpoint
-still answers 200 from the item's own recorded quantity and says so (``source: fallback``,
-``degraded: true`` and the ``reason``). With no upstream configured the service runs
-standalone and answers from local data (``source: local``).
+While the upstream cannot answer, the item's own quantity is returned, marked ``fallback``,
+``degraded`` and with the ``reason``; with no upstream configured, ``source`` is ``local``.
 """
 
 from typing import Literal

@@ -1,11 +1,9 @@
 """Outbound HTTP: one ``httpx.AsyncClient`` per upstream, with timeouts, retries and a breaker.
 
-``Upstream.request()`` never takes longer than ``total_timeout`` in all; it is retried by the
-``RetryPolicy`` when that is safe (``retry.py``); each attempt is one call through the
-upstream's ``Breaker`` (while it is open, no connection is made); it carries the served
-request's ``X-Request-ID`` and ``traceparent``. It returns the final response, whatever its
-status, or raises ``BreakerOpenError``, ``UpstreamTimeoutError`` or ``UpstreamUnavailableError``
-for the caller to turn into a fallback or a problem response.
+``Upstream.request()`` takes at most ``total_timeout``, retries when safe (``retry.py``), makes
+each attempt one call through the ``Breaker`` and passes on ``X-Request-ID`` and
+``traceparent``. It returns the final response, or raises ``BreakerOpenError``,
+``UpstreamTimeoutError`` or ``UpstreamUnavailableError`` for the caller to fall back on.
 """
 
 import asyncio

@@ -70,9 +70,8 @@ def is_retry_safe(request: httpx.Request) -> bool:
 class RetryPolicy:
     """How often and how long to retry one logical call.
 
-    ``attempts`` in all (1: never retry) within ``timeout`` seconds; backoff from
-    ``wait_initial``, doubling up to ``wait_max``, plus up to ``wait_jitter`` random seconds;
-    a ``Retry-After`` longer than ``retry_after_max`` is not waited for (no retry).
+    Backoff from ``wait_initial`` doubles up to ``wait_max``, plus jitter; a ``Retry-After``
+    over ``retry_after_max`` is not retried; ``attempts`` 1 never retries.
     """
 
     attempts: int = 3
