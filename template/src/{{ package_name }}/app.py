@@ -101,8 +101,10 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     app.state.flags = flags
 
     install_problem_handlers(app)
-    for router in (health.router, metrics.router, items.router, stock.router):
-        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(items.router)
+    app.include_router(stock.router)
+    app.include_router(metrics.router)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
