@@ -124,13 +124,8 @@ def serve() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["dora"]:  # its own subcommands and options (see dora/cli.py)
-        from .dora.cli import main as dora_main
-
-        return dora_main(args[1:])
     parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "dora", *COMMANDS])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", *COMMANDS])
     parsed = parser.parse_args(argv)
     if parsed.command in COMMANDS:
         return COMMANDS[parsed.command]()

@@ -1,14 +1,12 @@
 """The application factory: ``create_app(settings)``; its lifespan owns every resource."""
 
-import inspect
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
 from opentelemetry import trace
 
 from . import __version__
@@ -21,7 +19,7 @@ from .observability.edge_span import ServerSpans
 from .observability.metrics import HttpMetrics
 from .observability.tracing import tracing_enabled
 from .problems import install_problem_handlers
-from .query_params import single_value_check
+from .query_params import refuse_repeated_query_parameters
 from .resilience import Upstreams
 from .resilience.events import EVENTS
 from .settings import Settings, get_settings
@@ -44,9 +42,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     settings = settings or get_settings()
     check_stores(settings)
     registry = HealthRegistry(default_timeout=settings.readiness_check_timeout)
-    lifecycle = Lifecycle()
     upstreams = Upstreams.from_settings(settings)
-    upstreams.register_readiness(registry)
     http_metrics = HttpMetrics(settings.service_name, __version__, settings.git_commit)
     registry.add_listener(
         lambda name, result: http_metrics.record_check(
@@ -58,18 +54,18 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     flags = Flags(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_stores(settings, registry) as stores:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_stores(settings, registry, app.state):
             # The message broker's metrics (when a broker is configured) join /metrics.
-            bus = getattr(stores.get("messaging"), "bus", None)
+            bus = getattr(getattr(app.state, "messaging", None), "bus", None)
             if bus is not None:
                 http_metrics.extra_registries.append(bus.registry)
             upstreams.open()
             for upstream in upstreams:
                 http_metrics.track_breaker(upstream.breaker.name)
+                registry.register(f"upstream:{upstream.name}", upstream.readiness)
+            registry.register("flags", flags.check)
             unsubscribe = EVENTS.subscribe(http_metrics.record_resilience_event)
-            if "flags" not in registry.names():
-                registry.register("flags", flags.check)
             await flags.start()
             logger.info(
                 "service.started",
@@ -78,9 +74,9 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
                 environment=settings.app_env,
             )
             try:
-                yield {**stores, "upstreams": upstreams}
+                yield
             finally:
-                lifecycle.begin_shutdown()
+                app.state.lifecycle.begin_shutdown()
                 await upstreams.aclose()
                 unsubscribe()
                 await flags.stop()
@@ -90,25 +86,26 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         title=settings.service_name,
         version=__version__,
         lifespan=lifespan,
-        # FastAPI's built-in OpenTelemetry layer is off: our edge middleware makes the one
-        # server span per request at about half its cost (bench/http_overhead.py), and with
-        # both on every request would be traced twice once a tracer provider is installed.
+        # Every route, however registered, refuses a repeated scalar query parameter.
+        dependencies=[Depends(refuse_repeated_query_parameters)],
+        # FastAPI's own OpenTelemetry layer is off: the edge middleware makes the one server
+        # span per request (with both, every request would be traced twice).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # The one place for the app's state: what is built here, and what the lifespan opens
+    # (``items``, ``idempotency``; see stores.py).
     app.state.settings = settings
     app.state.health = registry
-    app.state.lifecycle = lifecycle
+    app.state.lifecycle = Lifecycle()
     app.state.upstreams = upstreams
     app.state.metrics = http_metrics
     app.state.flags = flags
 
     install_problem_handlers(app)
-    # The API's routers first, probes and the scrape endpoint last: routes are tried in order,
-    # and each one passed costs a path match on every request (about 8,000 instructions under
-    # callgrind; three of them were 3% of the example GET). Paths do not overlap, so the order
-    # changes nothing else. Add your routers before health's too.
-    for router in (items.router, stock.router, health.router, metrics.router):
-        add_routes(app, router)
+    app.include_router(health.router)
+    app.include_router(items.router)
+    app.include_router(stock.router)
+    app.include_router(metrics.router)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -139,32 +136,6 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:
-    """Register ``router``'s routes on the app's own router, one by one.
-
-    The same routes, OpenAPI and dependency overrides as ``app.include_router(router)`` (the
-    tests compare the two), without its cost: FastAPI now keeps an included router as a nested
-    layer that every request walks, matching the path twice on the way in (the routers and
-    their routes are set once, so the layer buys this service nothing). Measured here as a
-    quarter of the edge overhead on the example GET (bench/http_overhead.py). Use it for the
-    routers you add; ``include_router`` still works, only slower.
-
-    Each route with scalar query parameters also gets a dependency that refuses a repeated one
-    (``?limit=1&limit=100``) with a 422 rather than FastAPI's silent last-value-wins
-    (``query_params.py``); ``include_router`` does not add it.
-    """
-    options = [
-        name
-        for name in inspect.signature(app.router.add_api_route).parameters
-        if name not in ("path", "endpoint", "route_class_override")
-    ]
-    for route in router.routes:
-        if isinstance(route, APIRoute):
-            keywords = {name: getattr(route, name) for name in options if hasattr(route, name)}
-            check = single_value_check(route)
-            if check is not None:
-                keywords["dependencies"] = [*route.dependencies, check]
-            app.router.add_api_route(
-                route.path, route.endpoint, route_class_override=type(route), **keywords
-            )
-        else:
-            app.router.routes.append(route)
+    """Deprecated (removed in the next release): call ``app.include_router(router)``."""
+    warnings.warn("add_routes is deprecated: use app.include_router(router)", DeprecationWarning, 2)
+    app.include_router(router)

@@ -1,13 +1,10 @@
 """Feature flags from a flagd definition file, evaluated in process, re-read when it changes.
 
-flagd's own provider can read a file too, but it imports gRPC, protobuf and YAML even then
-(about a quarter of a second of every start; see the template's ``bench/flags_startup.py``).
-This provider needs only flagd's evaluator (``openfeature-flagd-core``): the same file format,
-targeting rules and resolution reasons, without the server connection.
-
-The file is checked every ``poll_interval`` seconds. A file that goes missing or stops parsing
-keeps the last good flags (flagd does the same) and puts the provider in the error state until
-a readable file is back.
+flagd's own provider reads files too, but imports gRPC, protobuf and YAML even then (a quarter
+of a second of every start); this one needs only flagd's evaluator (``openfeature-flagd-core``):
+the same format, targeting rules and reasons. The file is checked every ``poll_interval``
+seconds; one that goes missing or stops parsing keeps the last good flags (as flagd does) and
+puts the provider in the error state until a readable file is back.
 """
 
 import json
@@ -25,6 +22,7 @@ from openfeature.provider import AbstractProvider, Metadata
 __all__ = ["FlagFileProvider"]
 
 ObjectValue = Sequence[FlagValueType] | Mapping[str, FlagValueType]
+Context = EvaluationContext | None
 
 
 class FlagFileProvider(AbstractProvider):
@@ -107,46 +105,31 @@ class FlagFileProvider(AbstractProvider):
         )
 
     def resolve_boolean_details(
-        self,
-        flag_key: str,
-        default_value: bool,
-        evaluation_context: EvaluationContext | None = None,
+        self, flag_key: str, default_value: bool, evaluation_context: Context = None
     ) -> FlagResolutionDetails[bool]:
         """Evaluate a boolean flag."""
         return self._core.resolve_boolean_value(flag_key, default_value, evaluation_context)
 
     def resolve_string_details(
-        self,
-        flag_key: str,
-        default_value: str,
-        evaluation_context: EvaluationContext | None = None,
+        self, flag_key: str, default_value: str, evaluation_context: Context = None
     ) -> FlagResolutionDetails[str]:
         """Evaluate a string flag."""
         return self._core.resolve_string_value(flag_key, default_value, evaluation_context)
 
     def resolve_integer_details(
-        self,
-        flag_key: str,
-        default_value: int,
-        evaluation_context: EvaluationContext | None = None,
+        self, flag_key: str, default_value: int, evaluation_context: Context = None
     ) -> FlagResolutionDetails[int]:
         """Evaluate an integer flag."""
         return self._core.resolve_integer_value(flag_key, default_value, evaluation_context)
 
     def resolve_float_details(
-        self,
-        flag_key: str,
-        default_value: float,
-        evaluation_context: EvaluationContext | None = None,
+        self, flag_key: str, default_value: float, evaluation_context: Context = None
     ) -> FlagResolutionDetails[float]:
         """Evaluate a float flag."""
         return self._core.resolve_float_value(flag_key, default_value, evaluation_context)
 
     def resolve_object_details(
-        self,
-        flag_key: str,
-        default_value: ObjectValue,
-        evaluation_context: EvaluationContext | None = None,
+        self, flag_key: str, default_value: ObjectValue, evaluation_context: Context = None
     ) -> FlagResolutionDetails[ObjectValue]:
         """Evaluate an object flag."""
         return self._core.resolve_object_value(flag_key, default_value, evaluation_context)

@@ -1,28 +1,20 @@
 """Feature flags: OpenFeature wired once in the lifespan, and a dependency for handlers.
 
-Deploying ships code dark; releasing is flipping a flag. The provider is chosen by settings:
-
-- ``file`` (default): flagd's evaluator in process over ``flags/flags.json``, re-read when the
-  file changes (checked every ``FLAGS_POLL_INTERVAL`` seconds; see ``flag_file.py``);
-- ``flagd``: a flagd server over gRPC (host and port from settings), for production;
-- ``memory``: OpenFeature's in-memory provider, filled by tests through ``memory_flags``.
-
-A flag source that is missing, invalid or unreachable never stops the service: evaluations
-keep the last good flags, or return the defaults written in the code when none were loaded; one
-warning is logged per change of state, and ``/readyz`` reports the provider's state as detail
-without failing readiness (failing it would take every replica out of service at once).
+Providers: ``file`` (default, ``flag_file.py``), ``flagd`` (a server over gRPC) or ``memory``
+(tests). A missing, invalid or unreachable source never stops the service: evaluations keep
+the last good flags, else the code's defaults; one warning per change of state, and
+``/readyz`` reports the state as detail without failing.
 """
 
 import asyncio
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from fastapi import Request
 from openfeature import api
-from openfeature.client import OpenFeatureClient
+from openfeature.contrib.hook.opentelemetry import TracingHook
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import EventDetails, ProviderEvent
 from openfeature.provider import FeatureProvider, ProviderStatus
@@ -34,20 +26,7 @@ __all__ = ["BooleanFlag", "Flags", "evaluation_context"]
 
 logger = structlog.get_logger(__name__)
 
-_WATCHED_EVENTS = (
-    ProviderEvent.PROVIDER_READY,
-    ProviderEvent.PROVIDER_ERROR,
-    ProviderEvent.PROVIDER_STALE,
-)
-
-
-@dataclass(frozen=True)
-class ProviderState:
-    """What the flag provider is doing, as reported by ``/readyz``."""
-
-    provider: str
-    status: str
-    message: str | None = None
+_STALE = ProviderEvent.PROVIDER_STALE
 
 
 class Flags:
@@ -56,42 +35,26 @@ class Flags:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.memory_flags: dict[str, InMemoryFlag[Any]] = {}
-        self.client: OpenFeatureClient = api.get_client()
+        self.client = api.get_client()
         self._provider: FeatureProvider | None = None
         self._lock = threading.Lock()
         self._reported = ProviderStatus.NOT_READY
         self._message: str | None = None
         self._starting = False
-
-    @property
-    def source(self) -> str:
-        """Where flags come from, for logs and readiness detail."""
-        settings = self.settings
         if settings.flags_provider == "file":
-            return f"file:{settings.flags_file}"
-        if settings.flags_provider == "flagd":
-            return f"flagd:{settings.flags_host}:{settings.flags_port}"
-        return "memory"
-
-    def state(self) -> ProviderState:
-        """The provider's current state."""
-        status = self.client.get_provider_status() if self._provider else ProviderStatus.NOT_READY
-        message = None if status == ProviderStatus.READY else self._message
-        return ProviderState(self.source, status.value, message)
+            self.source = f"file:{settings.flags_file}"
+        elif settings.flags_provider == "flagd":
+            self.source = f"flagd:{settings.flags_host}:{settings.flags_port}"
+        else:
+            self.source = "memory"
 
     async def start(self) -> None:
         """Register the provider and wait for its first flags (never raises)."""
-        api.add_hooks(_tracing_hooks())
-        api.set_evaluation_context(
-            EvaluationContext(
-                attributes={
-                    "service": self.settings.service_name,
-                    "environment": self.settings.app_env,
-                }
-            )
-        )
+        api.add_hooks([TracingHook()])  # each evaluation becomes an event on the current span
+        attributes = {"service": self.settings.service_name, "environment": self.settings.app_env}
+        api.set_evaluation_context(EvaluationContext(attributes=attributes))
         self._provider = self._build_provider()
-        for event in _WATCHED_EVENTS:
+        for event in (ProviderEvent.PROVIDER_READY, ProviderEvent.PROVIDER_ERROR, _STALE):
             api.add_handler(event, self._on_event)
         self._starting = True  # the outcome of the first load is reported below, once
         try:
@@ -102,19 +65,22 @@ class Flags:
             self._report(self.client.get_provider_status(), None)
         finally:
             self._starting = False
-        logger.info("flags.started", source=self.source, status=self.state().status)
+        logger.info("flags.started", source=self.source, status=self._status().value)
 
     async def stop(self) -> None:
         """Shut the provider down and forget every handler, hook and context."""
         await asyncio.to_thread(api.shutdown)
         self._provider = None
 
+    def _status(self) -> ProviderStatus:
+        return self.client.get_provider_status() if self._provider else ProviderStatus.NOT_READY
+
     async def check(self) -> Mapping[str, Any]:
         """Readiness detail: the provider's state; flags never fail readiness."""
-        state = self.state()
-        detail: dict[str, Any] = {"provider": state.provider, "state": state.status}
-        if state.message:
-            detail["message"] = state.message
+        status = self._status()
+        detail: dict[str, Any] = {"provider": self.source, "state": status.value}
+        if status != ProviderStatus.READY and self._message:
+            detail["message"] = self._message
         return detail
 
     def _build_provider(self) -> FeatureProvider:
@@ -141,9 +107,8 @@ class Flags:
         provider = self._provider
         if self._starting or provider is None:
             return
-        if details.provider_name != provider.get_metadata().name:
-            return
-        self._report(self.client.get_provider_status(), details.message)
+        if details.provider_name == provider.get_metadata().name:
+            self._report(self.client.get_provider_status(), details.message)
 
     def _report(self, status: ProviderStatus, message: str | None) -> None:
         """Log a change of the provider's state once, however often the provider repeats it."""
@@ -152,55 +117,38 @@ class Flags:
             if status == previous:
                 return
             self._message = message
-
-        if status == ProviderStatus.READY:
-            if previous != ProviderStatus.NOT_READY:
-                logger.info("flags.provider_recovered", source=self.source)
-            return
-        logger.warning(
-            "flags.provider_unavailable",
-            source=self.source,
-            status=status.value,
-            reason=message,
-            consequence="flags keep their last good values, else the defaults in the code",
-        )
+        if status != ProviderStatus.READY:
+            logger.warning(
+                "flags.provider_unavailable",
+                source=self.source,
+                status=status.value,
+                reason=message,
+                consequence="flags keep their last good values, else the defaults in the code",
+            )
+        elif previous != ProviderStatus.NOT_READY:
+            logger.info("flags.provider_recovered", source=self.source)
 
 
 def _describe(exc: BaseException) -> str:
     """A one-line reason, following the chain to the cause the provider wrapped."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]
-
-
-def _tracing_hooks() -> list[Any]:
-    """The OpenTelemetry hook: each evaluation becomes an event on the current span.
-
-    With no tracer configured the current span is a no-op one, so the hook costs a function
-    call and records nothing.
-    """
-    from openfeature.contrib.hook.opentelemetry import TracingHook
-
-    return [TracingHook()]
+    return f"{type(exc).__name__}: {str(exc) or type(exc).__name__}"[:300]
 
 
 def evaluation_context(request: Request) -> EvaluationContext:
     """The evaluation context of one request: targeting key and attributes from headers."""
     settings: Settings = request.app.state.settings
-    headers = request.headers
     attributes: dict[str, Any] = {"method": request.method, "path": request.url.path}
     for header, attribute in settings.flags_context_headers.items():
-        value = headers.get(header)
-        if value is not None:
+        if (value := request.headers.get(header)) is not None:
             attributes[attribute] = value
-    return EvaluationContext(
-        targeting_key=headers.get(settings.flags_targeting_header), attributes=attributes
-    )
+    targeting_key = request.headers.get(settings.flags_targeting_header)
+    return EvaluationContext(targeting_key=targeting_key, attributes=attributes)
 
 
 class BooleanFlag:
-    """A FastAPI dependency giving a handler the value of one boolean flag for its request.
+    """A FastAPI dependency giving a handler one boolean flag's value for its request.
 
     ``Annotated[bool, Depends(BooleanFlag("my-flag", default=False))]``: ``default`` is what
     the handler gets whenever the flag cannot be evaluated.
@@ -213,6 +161,5 @@ class BooleanFlag:
     async def __call__(self, request: Request) -> bool:
         """Evaluate the flag for this request."""
         flags: Flags = request.app.state.flags
-        return await flags.client.get_boolean_value_async(
-            self.key, self.default, evaluation_context(request)
-        )
+        context = evaluation_context(request)
+        return await flags.client.get_boolean_value_async(self.key, self.default, context)

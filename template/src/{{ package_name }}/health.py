@@ -1,28 +1,23 @@
-"""Readiness checks: a small registry that features add their dependency checks to.
+"""Readiness checks: one registry that every dependency's check is registered with.
 
-Each check is an async callable that returns on success and raises on failure. All checks run
-concurrently, each under its own timeout, so one slow dependency cannot hide the others. A check
-may return a mapping: it is reported as the check's ``detail`` (a passing check can say what
-state its dependency is in without failing readiness).
+A check is an async callable that returns on success (optionally a mapping, reported as its
+``detail``), raises ``CheckWarning`` for a degraded dependency that must not fail readiness,
+and raises anything else on failure. All checks run concurrently, each under its own timeout.
 """
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["CheckResult", "CheckWarning", "HealthRegistry", "Lifecycle", "ReadinessReport"]
+__all__ = ["Check", "CheckResult", "CheckWarning", "HealthRegistry", "Lifecycle"]
 
 Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
 
 
 class CheckWarning(Exception):  # noqa: N818 - it is a result, not an error
-    """Raised by a check to report a degraded dependency that must not fail readiness.
-
-    For example an optional upstream whose circuit breaker is open: the service still answers
-    (from a fallback), so taking it out of the load balancer would only make things worse.
-    """
+    """A degraded dependency that must not fail readiness (an optional upstream's open breaker)."""
 
 
 @dataclass(frozen=True)
@@ -36,36 +31,11 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data; ``detail`` only when the check gave one."""
-        data = asdict(self)
-        if self.detail is None:
-            del data["detail"]
-        else:
+        data: dict[str, Any] = {"status": self.status, "latency_ms": self.latency_ms}
+        data["error"] = self.error
+        if self.detail is not None:
             data["detail"] = dict(self.detail)
         return data
-
-
-@dataclass(frozen=True)
-class ReadinessReport:
-    """Results of every check; ready only when none of them failed (a warning is ready)."""
-
-    checks: dict[str, CheckResult]
-
-    @property
-    def ready(self) -> bool:
-        """True when no check failed (and trivially when none is registered)."""
-        return all(result.status != "fail" for result in self.checks.values())
-
-    @property
-    def status(self) -> Literal["pass", "warn", "fail"]:
-        """The worst status of any check."""
-        statuses = {result.status for result in self.checks.values()}
-        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-
-
-@dataclass
-class _Registered:
-    check: Check
-    timeout: float
 
 
 @dataclass
@@ -73,7 +43,7 @@ class HealthRegistry:
     """Named readiness checks with per-check timeouts."""
 
     default_timeout: float = 2.0
-    _checks: dict[str, _Registered] = field(default_factory=dict)
+    _checks: dict[str, tuple[Check, float]] = field(default_factory=dict)
     _listeners: list[Callable[[str, CheckResult], None]] = field(default_factory=list)
 
     def add_listener(self, listener: Callable[[str, CheckResult], None]) -> None:
@@ -81,48 +51,39 @@ class HealthRegistry:
         self._listeners.append(listener)
 
     def register(self, name: str, check: Check, *, timeout: float | None = None) -> None:
-        """Add a check; a name can be registered once."""
-        if name in self._checks:
-            raise ValueError(f"readiness check {name!r} is already registered")
-        self._checks[name] = _Registered(check, timeout or self.default_timeout)
-
-    def unregister(self, name: str) -> None:
-        """Remove a check (a resource closed by the lifespan); unknown names are ignored."""
-        self._checks.pop(name, None)
+        """Add the check ``name`` (replacing one of that name: a lifespan that runs again)."""
+        self._checks[name] = (check, timeout or self.default_timeout)
 
     def names(self) -> list[str]:
         """Names of the registered checks, in registration order."""
         return list(self._checks)
 
-    async def run(self) -> ReadinessReport:
-        """Run every check concurrently and collect the results."""
-        names = list(self._checks)
-        results = await asyncio.gather(*(self._run_one(self._checks[n]) for n in names))
-        report = ReadinessReport(dict(zip(names, results, strict=True)))
+    async def run(self) -> dict[str, CheckResult]:
+        """Run every check concurrently and collect the results by name."""
+        checks = dict(self._checks)
+        results = await asyncio.gather(*(_run(*entry) for entry in checks.values()))
+        report = dict(zip(checks, results, strict=True))
         for listener in self._listeners:
-            for name, result in report.checks.items():
+            for name, result in report.items():
                 listener(name, result)
         return report
 
-    @staticmethod
-    async def _run_one(registered: _Registered) -> CheckResult:
-        started = time.perf_counter()
-        error: str | None = None
-        warning: str | None = None
-        detail: Mapping[str, Any] | None = None
-        try:
-            async with asyncio.timeout(registered.timeout):
-                detail = await registered.check()
-        except CheckWarning as exc:
-            warning = str(exc)
-        except TimeoutError:
-            error = f"timed out after {registered.timeout:g}s"
-        except Exception as exc:  # a failing dependency must never fail the probe itself
-            error = type(exc).__name__ + (f": {str(exc)[:200]}" if str(exc) else "")
-        latency = round((time.perf_counter() - started) * 1000, 3)
-        if warning is not None:
-            return CheckResult("warn", latency, warning, detail)
-        return CheckResult("fail" if error else "pass", latency, error, detail)
+
+async def _run(check: Check, limit: float) -> CheckResult:
+    started = time.perf_counter()
+    status: Literal["pass", "warn", "fail"] = "pass"
+    error: str | None = None
+    detail: Mapping[str, Any] | None = None
+    try:
+        async with asyncio.timeout(limit):
+            detail = await check()
+    except CheckWarning as exc:
+        status, error = "warn", str(exc)
+    except TimeoutError:
+        status, error = "fail", f"timed out after {limit:g}s"
+    except Exception as exc:  # a failing dependency must never fail the probe itself
+        status, error = "fail", type(exc).__name__ + (f": {str(exc)[:200]}" if str(exc) else "")
+    return CheckResult(status, round((time.perf_counter() - started) * 1000, 3), error, detail)
 
 
 @dataclass

@@ -1,8 +1,7 @@
-"""Where the example resource lives.
+"""Where the example resource lives: the ``ItemRepository`` protocol handlers depend on.
 
-``ItemRepository`` is the seam: handlers depend on the protocol, the lifespan picks the
-implementation. The in-memory one is for development and tests only; a database-backed
-repository replaces it when the service has a database.
+The lifespan picks the implementation (``stores.py``); the in-memory one here is for a service
+without a database, in development and tests only.
 """
 
 import uuid
@@ -19,19 +18,15 @@ class ItemRepository(Protocol):
 
     async def add(self, data: ItemCreate) -> Item:
         """Store a new item and return it with its id."""
-        ...
 
     async def get(self, item_id: uuid.UUID) -> Item | None:
         """The item with this id, or None."""
-        ...
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[Item], int]:
         """A page of items, oldest first, and the total count."""
-        ...
 
     async def ping(self) -> None:
         """Raise if the store cannot serve requests (a readiness check)."""
-        ...
 
 
 class InMemoryItemRepository:

@@ -1,13 +1,12 @@
 """Liveness, readiness and build information."""
 
-from typing import Any
-
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import __version__
-from ..deps import LifecycleDep, RegistryDep, SettingsDep
+from ..deps import SettingsDep
+from ..health import HealthRegistry, Lifecycle
 from ..problems import problem_response, problem_responses
 
 router = APIRouter(tags=["health"])
@@ -24,23 +23,20 @@ async def livez() -> dict[str, str]:
     summary="Readiness: every dependency check passes",
     responses=problem_responses({503: "Not ready; the body gives each check's result"}),
 )
-async def readyz(registry: RegistryDep, lifecycle: LifecycleDep) -> Response:
+async def readyz(request: Request) -> Response:
     """Run every registered check; 503 when one fails or while the service shuts down."""
+    lifecycle: Lifecycle = request.app.state.lifecycle
     if lifecycle.shutting_down:
         return problem_response(503, "The service is shutting down.", readiness="shutting_down")
-    report = await registry.run()
-    checks: dict[str, Any] = {name: result.to_dict() for name, result in report.checks.items()}
-    if not report.ready:
-        failed = sorted(name for name, r in report.checks.items() if r.status == "fail")
-        return problem_response(
-            503,
-            f"Readiness checks failed: {', '.join(failed)}",
-            readiness="fail",
-            checks=checks,
-        )
-    return Response(
-        orjson.dumps({"status": report.status, "checks": checks}), media_type="application/json"
-    )
+    registry: HealthRegistry = request.app.state.health
+    results = await registry.run()
+    checks = {name: result.to_dict() for name, result in results.items()}
+    if failed := sorted(name for name, r in results.items() if r.status == "fail"):
+        detail = f"Readiness checks failed: {', '.join(failed)}"
+        return problem_response(503, detail, readiness="fail", checks=checks)
+    status = "warn" if any(r.status == "warn" for r in results.values()) else "pass"
+    body = orjson.dumps({"status": status, "checks": checks})
+    return Response(body, media_type="application/json")
 
 
 @router.get("/info", summary="Build information")

@@ -1,10 +1,7 @@
 """Graceful degradation, by example: an item's stock, asked of an upstream stock service.
 
-While the upstream answers, its figure is returned (``source: upstream``). While it cannot
-(its breaker is open, the call timed out or failed, or it answered nonsense), the endpoint
-still answers 200 from the item's own recorded quantity and says so (``source: fallback``,
-``degraded: true`` and the ``reason``). With no upstream configured the service runs
-standalone and answers from local data (``source: local``).
+While the upstream cannot answer, the item's own quantity is returned, marked ``fallback``,
+``degraded`` and with the ``reason``; with no upstream configured, ``source`` is ``local``.
 """
 
 from typing import Literal
@@ -51,25 +48,21 @@ async def get_stock(item_id: UUID, items: ItemsDep, upstreams: UpstreamsDep) -> 
     if upstream is None:
         return Stock(item_id=item_id, available=item.quantity, source="local")
 
-    reason: str
     try:
         response = await upstream.get(f"/stock/{item_id}")
+        if response.status_code != status.HTTP_200_OK:
+            reason = f"status_{response.status_code}"
+        else:
+            answer = _UpstreamStock.model_validate_json(response.content)
+            return Stock(item_id=item_id, available=answer.available, source="upstream")
     except BreakerOpenError:
         reason = "circuit_open"
     except UpstreamTimeoutError:
         reason = "timeout"
     except UpstreamError:
         reason = "unavailable"
-    else:
-        if response.status_code == status.HTTP_200_OK:
-            try:
-                answer = _UpstreamStock.model_validate_json(response.content)
-            except ValidationError:
-                reason = "bad_response"
-            else:
-                return Stock(item_id=item_id, available=answer.available, source="upstream")
-        else:
-            reason = f"status_{response.status_code}"
+    except ValidationError:
+        reason = "bad_response"
     logger.info("stock.fallback", item_id=str(item_id), reason=reason)
     return Stock(
         item_id=item_id, available=item.quantity, source="fallback", degraded=True, reason=reason

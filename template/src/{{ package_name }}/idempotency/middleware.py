@@ -113,9 +113,9 @@ class IdempotencyMiddleware:
         await self._keyed(scope, receive, send, key)
 
     async def _keyed(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        store: IdempotencyStore | None = scope.get("state", {}).get("idempotency")
+        store: IdempotencyStore | None = getattr(scope["app"].state, "idempotency", None)
         if store is None:
-            raise RuntimeError("no idempotency store in the lifespan state")
+            raise RuntimeError("no idempotency store on app.state (the lifespan opens it)")
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self._max_body:
                 await self._too_large(scope, receive, send)

@@ -1,23 +1,9 @@
-"""Circuit breakers behind our own small interface.
+"""Circuit breakers: our small interface over the ``circuitbreaker`` library's state machine.
 
-``Breaker`` is what the rest of the service uses; the state machine underneath comes from the
-``circuitbreaker`` library and can be swapped without touching callers.
-
-Why ``circuitbreaker`` (evaluated Nov 2026; see README "Resilience"):
-
-- ``pybreaker`` counts failures of async callables only through Tornado;
-- ``aiobreaker`` has had no release since 2021;
-- ``purgatory`` (last release 2024-11) re-raises one exception instance while open, so its
-  traceback grows by a frame chain on every rejected call (measured: 100,000 entries after
-  20,000 rejections, a leak exactly when an upstream is down); it also times the open state
-  with the wall clock and awaits a message bus on every call;
-- ``circuitbreaker`` (2.1.3, 2025-03) is small, dependency-free, times with the monotonic
-  clock and counts failures of coroutines. It has no type hints, no transition events and
-  lets every caller through while half-open; this wrapper adds those three: typed methods,
-  ``breaker.*`` events (see ``events.py``) and a single trial call while half-open.
-
-State is per process (per replica), the norm in Resilience4j and Polly: each replica learns
-about an upstream from its own calls.
+``circuitbreaker`` counts failures of coroutines and times with the monotonic clock (pybreaker
+counts async failures only through Tornado, aiobreaker is unmaintained, purgatory's traceback
+grows on every rejected call). This wrapper adds typed methods, ``breaker.*`` events and a
+single trial call while half-open. State is per process (per replica), as in Resilience4j.
 """
 
 import time
@@ -47,24 +33,13 @@ class BreakerOpenError(Exception):
         self.retry_in = retry_in
 
 
-def _count_every_exception(_: BaseException) -> bool:
-    return True
-
-
 class Breaker:
     """A per-dependency circuit breaker.
 
     Closed: calls pass; ``failure_threshold`` failures in a row open it. Open: calls fail fast
-    with ``BreakerOpenError`` for ``reset_timeout`` seconds. Half-open: one trial call passes
-    (others still fail fast); its success closes the breaker, its failure opens it again.
-
-    Args:
-        name: the dependency's name, used in logs, events and readiness.
-        failure_threshold: consecutive failures that open the breaker.
-        reset_timeout: seconds the breaker stays open before allowing a trial call.
-        is_failure: which exceptions count as the dependency failing (others pass through
-            without changing the state, e.g. a 404 turned into an exception).
-        events: where transitions are published (the process-wide ``EVENTS`` by default).
+    with ``BreakerOpenError`` for ``reset_timeout`` seconds. Half-open: one trial call passes;
+    its success closes the breaker, its failure opens it again. ``is_failure`` says which
+    exceptions count (others pass through without changing the state).
     """
 
     def __init__(
@@ -73,13 +48,12 @@ class Breaker:
         *,
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
-        is_failure: Callable[[BaseException], bool] = _count_every_exception,
+        is_failure: Callable[[BaseException], bool] = lambda _: True,
         events: ResilienceEvents = EVENTS,
     ) -> None:
         if failure_threshold < 1 or reset_timeout <= 0:
             raise ValueError("failure_threshold must be >= 1 and reset_timeout > 0")
         self.name = name
-        self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
         self._is_failure = is_failure
         self._events = events
@@ -110,14 +84,6 @@ class Breaker:
             return 0.0
         return max(0.0, self._opened_at + self.reset_timeout - time.monotonic())
 
-    def snapshot(self) -> dict[str, Any]:
-        """State for readiness detail and metrics."""
-        return {
-            "state": self.state,
-            "failures": self.failure_count,
-            "retry_in_s": round(self.retry_in(), 3),
-        }
-
     def check(self) -> None:
         """Raise ``BreakerOpenError`` now if a call would be refused (callers fail fast early)."""
         state = self.state
@@ -127,12 +93,7 @@ class Breaker:
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Run the ``with`` block as one call through the breaker.
-
-        Raises ``BreakerOpenError`` before the block runs when the breaker is open (or
-        half-open with its trial call already in flight). An exception from the block counts
-        as a failure when ``is_failure`` says so; cancellation counts as nothing.
-        """
+        """Run the ``with`` block as one call through the breaker (cancellation counts nothing)."""
         self.check()
         trial = self.state == "half_open"
         if trial:
@@ -143,10 +104,6 @@ class Breaker:
         except Exception as exc:
             self._impl.__exit__(type(exc), exc, None)
             self._after_call(failed=self._is_failure(exc))
-            raise
-        except BaseException:
-            # Cancelled (the caller gave up or the service is stopping): says nothing
-            # about the dependency, so neither counted nor treated as a success.
             raise
         else:
             self._impl.__exit__(None, None, None)

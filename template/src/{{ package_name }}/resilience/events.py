@@ -1,15 +1,14 @@
-"""Resilience events: one place where retries and breaker transitions are logged and counted.
+"""Resilience events: one place where retries and breaker transitions are logged and fanned out.
 
-Breakers and the retry hook publish events here. Every event is logged as a structured line
+Breakers and the retry hook publish here; each event is logged as one structured line
 (``stamina.retry_scheduled``, ``breaker.opened``, ``breaker.half_opened``, ``breaker.closed``)
-and counted. Other code subscribes to export them (the metrics module turns them into
-Prometheus counters and gauges): ``EVENTS.subscribe(listener)``.
+and handed to every subscriber (the metrics module turns them into Prometheus series):
+``unsubscribe = EVENTS.subscribe(listener)``.
 """
 
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
@@ -17,9 +16,9 @@ __all__ = [
     "EVENTS",
     "BreakerRejected",
     "BreakerStateChanged",
+    "BreakerStateName",
     "Event",
     "Listener",
-    "ResilienceCounters",
     "ResilienceEvents",
     "RetryScheduled",
 ]
@@ -62,44 +61,13 @@ class BreakerRejected:
 Event = RetryScheduled | BreakerStateChanged | BreakerRejected
 Listener = Callable[[Event], None]
 
-_TRANSITION_EVENTS: dict[BreakerStateName, str] = {
-    "open": "breaker.opened",
-    "half_open": "breaker.half_opened",
-    "closed": "breaker.closed",
-}
-
-
-@dataclass
-class ResilienceCounters:
-    """Totals since start: retries per name, transitions per (breaker, state), rejections."""
-
-    retries: Counter[str] = field(default_factory=Counter)
-    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    rejections: Counter[str] = field(default_factory=Counter)
-
-    def record(self, event: Event) -> None:
-        """Count one event."""
-        if isinstance(event, RetryScheduled):
-            self.retries[event.name] += 1
-        elif isinstance(event, BreakerStateChanged):
-            self.transitions[(event.name, event.new)] += 1
-        else:
-            self.rejections[event.name] += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """The counters as plain data."""
-        return {
-            "retries": dict(self.retries),
-            "transitions": {f"{name}:{state}": n for (name, state), n in self.transitions.items()},
-            "rejections": dict(self.rejections),
-        }
+_TRANSITIONS = {"open": "breaker.opened", "half_open": "breaker.half_opened"}
 
 
 class ResilienceEvents:
-    """Log, count and fan out resilience events to subscribed listeners."""
+    """Log resilience events and fan them out to subscribed listeners."""
 
     def __init__(self) -> None:
-        self.counters = ResilienceCounters()
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -107,13 +75,8 @@ class ResilienceEvents:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def reset(self) -> None:
-        """Zero the counters (tests)."""
-        self.counters = ResilienceCounters()
-
     def publish(self, event: Event) -> None:
-        """Log and count ``event``, then hand it to each listener; a failing listener is logged."""
-        self.counters.record(event)
+        """Log ``event``, then hand it to each listener; a failing listener is logged."""
         if isinstance(event, RetryScheduled):
             logger.warning(
                 "stamina.retry_scheduled",
@@ -127,12 +90,8 @@ class ResilienceEvents:
             )
         elif isinstance(event, BreakerStateChanged):
             log = logger.warning if event.new == "open" else logger.info
-            log(
-                _TRANSITION_EVENTS[event.new],
-                breaker=event.name,
-                previous=event.old,
-                failures=event.failures,
-            )
+            name = _TRANSITIONS.get(event.new, "breaker.closed")
+            log(name, breaker=event.name, previous=event.old, failures=event.failures)
         for listener in list(self._listeners):
             try:
                 listener(event)

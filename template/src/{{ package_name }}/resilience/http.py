@@ -1,21 +1,9 @@
 """Outbound HTTP: one ``httpx.AsyncClient`` per upstream, with timeouts, retries and a breaker.
 
-``Upstream.request()`` sends a request so that it
-
-- never takes longer than ``total_timeout`` in all (attempts and backoff waits together), and
-  each attempt is bounded by the connect and read timeouts;
-- is retried by the ``RetryPolicy`` when that is safe (see ``retry.py``);
-- passes through the upstream's ``Breaker``: each attempt is one call, and while the breaker
-  is open no connection is made at all;
-- carries the ``X-Request-ID`` of the request being served, so logs join up across services.
-
-It returns the final ``httpx.Response`` (whatever its status: a 4xx is the caller's to read, a
-5xx that outlived its retries too), or raises ``BreakerOpenError`` (failed fast),
-``UpstreamTimeoutError`` (the budget ran out) or ``UpstreamUnavailableError`` (connection failures).
-Callers turn those into a fallback or a problem response.
-
-Clients are built in the app's lifespan from settings (``upstreams.Upstreams``) and closed
-when it ends.
+``Upstream.request()`` takes at most ``total_timeout``, retries when safe (``retry.py``), makes
+each attempt one call through the ``Breaker`` and passes on ``X-Request-ID`` and
+``traceparent``. It returns the final response, or raises ``BreakerOpenError``,
+``UpstreamTimeoutError`` or ``UpstreamUnavailableError`` for the caller to fall back on.
 """
 
 import asyncio
@@ -32,15 +20,9 @@ from ..observability.tracing import instrument_httpx_client
 from ..settings import Settings
 from .breaker import Breaker, BreakerOpenError
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
-from .retry import RETRYABLE_STATUSES, RetryableStatusError, RetryPolicy, is_retry_safe
+from .retry import RETRYABLE_STATUSES, TRANSIENT, RetryableStatusError, RetryPolicy, is_retry_safe
 
-__all__ = [
-    "Upstream",
-    "UpstreamConfig",
-    "UpstreamError",
-    "UpstreamTimeoutError",
-    "UpstreamUnavailableError",
-]
+__all__ = ["Upstream", "UpstreamConfig"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Each attempt stops this much before the call's deadline, so the attempt (which the breaker
@@ -60,14 +42,7 @@ def _is_upstream_failure(exc: BaseException) -> bool:
     """What the breaker counts: timeouts, connection failures and 5xx answers (not 4xx/429)."""
     if isinstance(exc, RetryableStatusError):
         return exc.response.status_code >= 500
-    return isinstance(
-        exc,
-        _ServerError
-        | TimeoutError
-        | httpx.TimeoutException
-        | httpx.NetworkError
-        | httpx.RemoteProtocolError,
-    )
+    return isinstance(exc, (_ServerError, *TRANSIENT))
 
 
 @dataclass(frozen=True)
@@ -180,16 +155,8 @@ class Upstream:
         """``request("GET", url, ...)``."""
         return await self.request("GET", url, **kwargs)
 
-    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        """``request("POST", url, ...)``; retried only with an ``Idempotency-Key`` header."""
-        return await self.request("POST", url, **kwargs)
-
     async def readiness(self) -> None:
-        """Readiness check that reports the breaker without calling the upstream.
-
-        An open breaker fails readiness only for a ``required`` upstream; for an optional one
-        it is a warning (the service still answers, from its fallback).
-        """
+        """Report the breaker (no call): failing for a ``required`` upstream, else a warning."""
         if self.breaker.state == "closed":
             return
         message = (

@@ -1,9 +1,9 @@
 """Retry policy on stamina: exponential backoff with jitter, attempt and time caps.
 
 Only what is safe is retried: connection errors, timeouts, and the statuses that say "try
-again" (429, 502, 503, 504), waiting as long as ``Retry-After`` asks when it says so. A request
-that is not idempotent (POST, PATCH) is never retried unless it carries an ``Idempotency-Key``.
-Each scheduled retry is logged as ``stamina.retry_scheduled`` and counted (``events.py``).
+again" (429, 502, 503, 504), waiting as long as ``Retry-After`` asks. A request that is not
+idempotent (POST, PATCH) is retried only with an ``Idempotency-Key``. Each scheduled retry is
+published as a ``RetryScheduled`` event (``events.py``).
 """
 
 import time
@@ -20,7 +20,6 @@ from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 from .events import EVENTS, RetryScheduled
 
 __all__ = [
-    "IDEMPOTENT_METHODS",
     "RETRYABLE_STATUSES",
     "RetryPolicy",
     "RetryableStatusError",
@@ -33,6 +32,7 @@ T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, TimeoutError)
 
 
 class RetryableStatusError(Exception):
@@ -45,24 +45,19 @@ class RetryableStatusError(Exception):
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP date.
-
-    Decimal seconds (``0.5``) are accepted too. Returns None when absent or unreadable.
-    """
+    """Seconds to wait from a ``Retry-After`` value (seconds, decimals too, or an HTTP date)."""
     if value is None:
         return None
-    text = value.strip()
     try:
-        seconds = float(text)
+        seconds = float(value.strip())
     except ValueError:
         try:
-            when = parsedate_to_datetime(text)
+            when = parsedate_to_datetime(value.strip())
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
             return None
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-        return max(0.0, seconds)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     return seconds if 0 <= seconds < float("inf") else None
 
 
@@ -71,23 +66,12 @@ def is_retry_safe(request: httpx.Request) -> bool:
     return request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
 
 
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(
-        exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError | TimeoutError
-    )
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry one logical call.
 
-    Attributes:
-        attempts: most attempts in all (1 = never retry).
-        timeout: total seconds for all attempts and waits together; no retry starts after it.
-        wait_initial: first backoff, seconds; each next one doubles up to ``wait_max``.
-        wait_max: the longest backoff, seconds.
-        wait_jitter: up to this many random seconds added to each backoff.
-        retry_after_max: the longest ``Retry-After`` honoured; a longer one is not retried.
+    Backoff from ``wait_initial`` doubles up to ``wait_max``, plus jitter; a ``Retry-After``
+    over ``retry_after_max`` is not retried; ``attempts`` 1 never retries.
     """
 
     attempts: int = 3
@@ -107,7 +91,7 @@ class RetryPolicy:
             if wait is None:
                 return True
             return wait if wait <= min(self.retry_after_max, remaining) else False
-        return _is_transient(exc)
+        return isinstance(exc, TRANSIENT)
 
     async def call(
         self,
@@ -140,15 +124,11 @@ def _publish_retry(details: RetryDetails) -> None:
             waited_so_far_s=details.waited_so_far,
             cause=type(details.caused_by).__name__,
             method=request.method if request is not None else None,
-            # The path only: query strings can carry tokens.
-            path=request.url.path if request is not None else None,
+            path=request.url.path if request is not None else None,  # no query: it can hold tokens
         )
     )
 
 
 def install_retry_hooks() -> None:
-    """Route every stamina retry in the process through ``events.py`` (log line + counters).
-
-    Replaces stamina's default hooks, so each retry is logged once, in our format.
-    """
+    """Route every stamina retry in the process through ``events.py`` (instead of its defaults)."""
     set_on_retry_hooks([_publish_retry])

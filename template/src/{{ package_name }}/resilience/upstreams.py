@@ -1,14 +1,12 @@
 """The service's upstream clients: configured with the app, opened and closed by its lifespan.
 
-Kept apart from ``http.py`` so that a service with no upstream configured never imports the
-HTTP client or the retry machinery (faster start, smaller footprint).
+Apart from ``http.py`` so that a service with no upstream configured never imports httpx or
+stamina.
 """
 
 from collections.abc import Iterator
-from functools import partial
 from typing import TYPE_CHECKING
 
-from ..health import HealthRegistry
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -29,24 +27,18 @@ class Upstreams:
         """One upstream per configured URL (none when nothing is configured)."""
         if settings.upstream_stock_url is None:
             return cls()
-        from .http import UpstreamConfig  # only when an upstream is configured
+        from .http import UpstreamConfig
 
-        stock = UpstreamConfig.from_settings(
-            settings,
-            "stock",
-            str(settings.upstream_stock_url),
-            required=settings.upstream_stock_required,
-        )
-        return cls([stock])
+        url, required = str(settings.upstream_stock_url), settings.upstream_stock_required
+        return cls([UpstreamConfig.from_settings(settings, "stock", url, required=required)])
 
     def open(self) -> None:
         """Create a client (connection pool and breaker) for each configured upstream."""
-        if not self._configs:
-            return
-        from . import http, retry  # only services that call out import httpx and stamina
+        if self._configs:
+            from . import http, retry
 
-        retry.install_retry_hooks()
-        self._clients = {config.name: http.Upstream(config) for config in self._configs}
+            retry.install_retry_hooks()
+            self._clients = {config.name: http.Upstream(config) for config in self._configs}
 
     async def aclose(self) -> None:
         """Close every client."""
@@ -60,14 +52,3 @@ class Upstreams:
 
     def __iter__(self) -> "Iterator[Upstream]":
         return iter(self._clients.values())
-
-    def register_readiness(self, registry: HealthRegistry) -> None:
-        """Add each upstream's breaker to readiness as ``upstream:<name>``."""
-        for config in self._configs:
-            registry.register(f"upstream:{config.name}", partial(self._readiness, config.name))
-
-    async def _readiness(self, name: str) -> None:
-        client = self._clients.get(name)
-        if client is None:
-            raise RuntimeError(f"upstream {name!r} is not open")
-        await client.readiness()

@@ -95,40 +95,36 @@ async def open_messaging(
         yield messaging
         return
     registry.register("outbox", messaging.check_backlog)
-    try:
-        from .broker import create_bus  # the broker client is imported only when configured
+    from .broker import create_bus  # the broker client is imported only when configured
 
-        bus = create_bus(settings)
-        consumer = ItemTotalsConsumer(
-            engine,
-            bus.dead_letter,
-            attempts=settings.consumer_max_attempts,
-            wait_initial=settings.consumer_retry_wait,
-            wait_max=settings.consumer_retry_wait_max,
-        )
-        bus.subscribe(consumer.name, consumer.handle)
-        relay = Relay(
-            engine,
-            bus.publish,
-            batch_size=settings.outbox_batch_size,
-            interval=settings.outbox_poll_interval,
-            publish_timeout=settings.broker_publish_timeout,
-            retention=settings.outbox_retention,
-        )
-        messaging.bus, messaging.relay = bus, relay
-        registry.register("broker", bus.ping)
-        connecting = asyncio.create_task(_connect(bus, messaging, settings), name="broker-connect")
-        relaying = asyncio.create_task(_relay(relay, messaging), name="outbox-relay")
-        try:
-            yield messaging
-        finally:
-            registry.unregister("broker")
-            for task in (relaying, connecting):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            # Stops consuming, lets in-flight handlers finish (BROKER_GRACEFUL_TIMEOUT), closes.
-            await bus.broker.stop()
-            logger.info("broker.stopped")
+    bus = create_bus(settings)
+    consumer = ItemTotalsConsumer(
+        engine,
+        bus.dead_letter,
+        attempts=settings.consumer_max_attempts,
+        wait_initial=settings.consumer_retry_wait,
+        wait_max=settings.consumer_retry_wait_max,
+    )
+    bus.subscribe(consumer.name, consumer.handle)
+    relay = Relay(
+        engine,
+        bus.publish,
+        batch_size=settings.outbox_batch_size,
+        interval=settings.outbox_poll_interval,
+        publish_timeout=settings.broker_publish_timeout,
+        retention=settings.outbox_retention,
+    )
+    messaging.bus, messaging.relay = bus, relay
+    registry.register("broker", bus.ping)
+    connecting = asyncio.create_task(_connect(bus, messaging, settings), name="broker-connect")
+    relaying = asyncio.create_task(_relay(relay, messaging), name="outbox-relay")
+    try:
+        yield messaging
     finally:
-        registry.unregister("outbox")
+        for task in (relaying, connecting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # Stops consuming, lets in-flight handlers finish (BROKER_GRACEFUL_TIMEOUT), closes.
+        await bus.broker.stop()
+        logger.info("broker.stopped")

@@ -59,24 +59,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | No
 async def _migrate() -> int:
     settings = get_settings()
     engine = create_engine(settings)
-    url = database_url(settings)
+    database = database_url(settings).render_as_string(hide_password=True)
     try:
         before, after = await upgrade(engine)
     except Exception as exc:
-        logger.error(
-            "database.migrate_failed",
-            database=url.render_as_string(hide_password=True),
-            error=f"{type(exc).__name__}: {str(exc)[:300]}",
-        )
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        logger.error("database.migrate_failed", database=database, error=error)
         return 1
     finally:
         await engine.dispose()
-    logger.info(
-        "database.migrated" if before != after else "database.up_to_date",
-        database=url.render_as_string(hide_password=True),
-        from_revision=before,
-        to_revision=after,
-    )
+    event = "database.migrated" if before != after else "database.up_to_date"
+    logger.info(event, database=database, from_revision=before, to_revision=after)
     return 0
 
 

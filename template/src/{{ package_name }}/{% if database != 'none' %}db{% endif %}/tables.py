@@ -1,15 +1,6 @@
 """Table definitions (SQLAlchemy Core); migrations/versions/ creates them."""
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Uuid,
-)
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Uuid
 
 __all__ = ["idempotency_keys", "items", "metadata"]
 

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from {{ package_name }}.__main__ import main
-from {{ package_name }}.dora import Band, LogError, compute, read_log
-from {{ package_name }}.dora.git import GitHistory
+from scripts.dora import Band, LogError, Metric, compute, read_log
+from scripts.dora.cli import main
+from scripts.dora.git import GitHistory
 
 END = "2026-11-30T00:00:00Z"
 
@@ -73,18 +72,18 @@ def _history(tmp_path: Path) -> tuple[Path, Path]:
     return repo, log
 
 
+def _metrics(history: tuple[Path, Path], environment: str) -> tuple[int, dict[str, Metric]]:
+    repo, log = history
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    times = GitHistory(repo).commit_times
+    report = compute(read_log(log), times, environment=environment, end=end, days=30)
+    return report.deployments, {m.name: m for m in report.metrics}
+
+
 def test_metrics_match_the_known_answers(history: tuple[Path, Path]) -> None:
     """The four metrics and their bands come out as worked out by hand."""
-    repo, log = history
-    report = compute(
-        read_log(log),
-        GitHistory(repo).commit_times,
-        environment="production",
-        end=datetime(2026, 11, 30, tzinfo=UTC),
-        days=30,
-    )
-    metrics = {m.name: m for m in report.metrics}
-    assert report.deployments == 4
+    deployments, metrics = _metrics(history, "production")
+    assert deployments == 4
     assert metrics["deployment_frequency"].value == pytest.approx(4 / 30)
     assert metrics["deployment_frequency"].band is Band.MEDIUM
     assert metrics["lead_time_for_changes"].value == pytest.approx(2 * 3600)
@@ -96,12 +95,21 @@ def test_metrics_match_the_known_answers(history: tuple[Path, Path]) -> None:
     assert metrics["time_to_restore_service"].band is Band.HIGH
 
 
+def test_other_environments_are_reported_separately(history: tuple[Path, Path]) -> None:
+    """Deployments to staging count only for staging."""
+    deployments, metrics = _metrics(history, "staging")
+    assert deployments == 1
+    assert metrics["change_failure_rate"].value == 1.0
+    assert metrics["time_to_restore_service"].value is None
+    assert "not restored yet" in metrics["time_to_restore_service"].detail
+
+
 def test_command_prints_json_and_a_table(
     history: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`dora report --json` prints the report as JSON; without it, a table with the bands."""
+    """`report --json` prints the report as JSON; without it, a table with the bands."""
     repo, log = history
-    common = ["dora", "report", "--log", str(log), "--repo", str(repo), "--end", END]
+    common = ["report", "--log", str(log), "--repo", str(repo), "--end", END]
     assert main([*common, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["deployments"] == 4
@@ -115,23 +123,6 @@ def test_command_prints_json_and_a_table(
     table = capsys.readouterr().out
     assert "| change failure rate      | 25.0 %         | low    | 1 of 4 deployments" in table
     assert "| lead time for changes    | 2.0 h          | elite  |" in table
-
-
-def test_other_environments_are_reported_separately(history: tuple[Path, Path]) -> None:
-    """Deployments to staging count only for staging."""
-    repo, log = history
-    report = compute(
-        read_log(log),
-        GitHistory(repo).commit_times,
-        environment="staging",
-        end=datetime(2026, 11, 30, tzinfo=UTC),
-        days=30,
-    )
-    metrics = {m.name: m for m in report.metrics}
-    assert report.deployments == 1
-    assert metrics["change_failure_rate"].value == 1.0
-    assert metrics["time_to_restore_service"].value is None
-    assert "not restored yet" in metrics["time_to_restore_service"].detail
 
 
 GOOD = {
@@ -182,22 +173,22 @@ def test_command_reports_bad_lines_and_unknown_commits(
     repo, log = history
     with log.open("a", encoding="utf-8") as out:
         out.write(_line(time="2026-11-07T10:00:00Z", commit="1234567", environment="production"))
-    assert main(["dora", "report", "--log", str(log), "--repo", str(repo), "--end", END]) == 2
+    assert main(["report", "--log", str(log), "--repo", str(repo), "--end", END]) == 2
     error = capsys.readouterr().err
     assert "deployment log line 8: commit 1234567 is not in the git history" in error
     log.write_text("oops\n", encoding="utf-8")
-    assert main(["dora", "report", "--log", str(log), "--repo", str(repo)]) == 2
+    assert main(["report", "--log", str(log), "--repo", str(repo)]) == 2
     assert f"{log}:1: not valid JSON" in capsys.readouterr().err
-    assert main(["dora", "report", "--log", str(log.with_name("missing.jsonl"))]) == 2
+    assert main(["report", "--log", str(log.with_name("missing.jsonl"))]) == 2
     assert "deployment log not found" in capsys.readouterr().err
 
 
 def test_record_appends_and_marks_a_restore(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`dora record` appends a line; a success right after a failure is written as restored."""
+    """`record` appends a line; a success right after a failure is written as restored."""
     log = tmp_path / "log" / "deployments.jsonl"
-    base = ["dora", "record", "--log", str(log), "--commit", "abcdef1"]
+    base = ["record", "--log", str(log), "--commit", "abcdef1"]
     assert main([*base, "--status", "failure", "--time", "2026-11-01T10:00:00Z"]) == 0
     assert main([*base, "--status", "success", "--time", "2026-11-01T11:00:00+01:00"]) == 0
     assert main([*base, "--status", "success", "--time", "2026-11-01T12:00:00Z"]) == 0
@@ -223,7 +214,6 @@ def test_ci_script_keeps_the_log_on_its_own_branch(tmp_path: Path) -> None:
         "PATH": str(Path(uv).parent) + ":/usr/bin:/bin",
         "HOME": str(tmp_path),
         "GIT_CONFIG_GLOBAL": "/dev/null",
-        "PACKAGE": "{{ package_name }}",
         "COMMIT": "abcdef1",
         "DEPLOY_LOG_REMOTE": str(remote),
         "DEPLOY_LOG_COPY": str(copy),

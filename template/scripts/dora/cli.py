@@ -1,7 +1,7 @@
-"""``python -m <package> dora``: print the DORA metrics, or record a deployment.
+"""``uv run python -m scripts.dora``: print the DORA metrics, or record a deployment.
 
-``dora report --log deployments.jsonl [--environment production] [--days 30] [--end TIME]
-[--repo .] [--json]`` prints the four metrics with their bands; ``dora record --log FILE
+``report --log deployments.jsonl [--environment production] [--days 30] [--end TIME]
+[--repo .] [--json]`` prints the four metrics with their bands; ``record --log FILE
 --commit SHA --status success|failure [--environment production] [--time TIME]`` appends one
 deployment to the log.
 """
@@ -69,9 +69,8 @@ def _time(value: str) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
-    package = (__package__ or "").rpartition(".")[0]
     parser = argparse.ArgumentParser(
-        prog=f"python -m {package} dora",
+        prog="python -m scripts.dora",
         description="DORA metrics from the git history and the deployment log (JSON Lines).",
     )
     commands = parser.add_subparsers(dest="action", required=True)
@@ -92,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """Run ``dora report`` or ``dora record``; errors go to stderr with exit status 2."""
+    """Run ``report`` or ``record``; errors go to stderr with exit status 2."""
     args = _parser().parse_args(argv)
     try:
         if args.action == "record":
