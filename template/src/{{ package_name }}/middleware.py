@@ -4,7 +4,10 @@ Kept as raw ASGI (not ``BaseHTTPMiddleware``) because it wraps every request and
 cheap; it never buffers bodies.
 """
 
+import asyncio
+import contextlib
 import contextvars
+import json
 import re
 import time
 from collections.abc import Iterable
@@ -84,33 +87,71 @@ def _route_template(scope: Scope) -> str:
 
 
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_SLOW_BODY = "The request body did not arrive in time."
 
 
-class BodyTooLargeError(HTTPException):
-    """A streamed request body went over the cap while being read.
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than {limit} bytes."
+
+
+class BodyRefusedError(HTTPException):
+    """A request body refused while it is read: too large, too slow, or a repeated JSON key.
 
     An ``HTTPException`` so that FastAPI's body parsing lets it through (it turns any other
-    error into a 400) and the problem handler renders the 413.
+    error into a 400) and the problem handler renders it; the edge renders it when a
+    middleware (idempotency) was the reader.
     """
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: the object, unless a key repeats in it."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        names = [key for key, _ in pairs]
+        key = next(key for key in names if names.count(key) > 1)
+        raise BodyRefusedError(422, f"The JSON body repeats the key {key!r} in one object.")
+    return result
 
 
-def _capped(receive: Receive, limit: int) -> Receive:
-    """``receive`` that raises once more than ``limit`` body bytes have arrived."""
+def _guarded(
+    receive: Receive, limit: int, json_body: bool, timeouts: tuple[float, float]
+) -> Receive:
+    """``receive`` that refuses a body too large, too slow, or a JSON one repeating a key.
+
+    Over ``limit`` bytes: 413. Not all there after ``timeouts[0]`` seconds, or ``timeouts[1]``
+    seconds without a chunk: 408, and the connection closes. If ``json_body``, a document that
+    repeats an object key anywhere (parsers differ on which value wins): 422 naming the key.
+    """
     received = 0
+    parts: list[bytes] = []
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + timeouts[0]
 
-    async def capped() -> Message:
+    async def guarded() -> Message:
         nonlocal received
-        message = await receive()
+        if received < 0:  # the body is complete: wait for the disconnect as long as it takes
+            return await receive()
+        try:
+            async with asyncio.timeout_at(min(deadline, clock() + timeouts[1])):
+                message = await receive()
+        except TimeoutError:
+            raise BodyRefusedError(408, _SLOW_BODY, {"Connection": "close"}) from None
         if message["type"] == "http.request":
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > limit:
-                raise BodyTooLargeError(limit)
+                raise BodyRefusedError(413, _too_large(limit))
+            if message.get("more_body", False):
+                if json_body:
+                    parts.append(chunk)
+                return message
+            received = -1
+            if json_body:
+                with contextlib.suppress(ValueError, RecursionError):  # the handler says why
+                    json.loads(b"".join((*parts, chunk)), object_pairs_hook=_unique_keys)
         return message
 
-    return capped
+    return guarded
 
 
 def security_headers(hsts_max_age: int) -> list[tuple[bytes, bytes]]:
@@ -150,6 +191,7 @@ class RequestContextMiddleware:
         max_header_bytes: int = 16_384,
         max_body_bytes: int = 1_048_576,
         hsts_max_age: int = 0,
+        body_timeouts: tuple[float, float] = (10.0, 5.0),
     ) -> None:
         self.app = app
         self.probe_paths = probe_paths
@@ -157,6 +199,7 @@ class RequestContextMiddleware:
         self.stats = metrics.http if metrics is not None else None
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
+        self.body_timeouts = body_timeouts
         self.response_headers = security_headers(hsts_max_age)
         self._security_names = frozenset(name for name, _ in self.response_headers)
 
@@ -180,30 +223,33 @@ class RequestContextMiddleware:
         listed.extend(self.response_headers)
         return listed
 
-    @property
-    def _too_large(self) -> str:
-        return f"The request body is larger than {self.max_body_bytes} bytes."
+    def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None, bool]:
+        """The caller's request id if valid, a (status, detail) refusal, and if the body is JSON.
 
-    def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None]:
-        """The caller's request id, if valid, and a (status, detail) refusal, or None.
-
-        One pass over the request headers serves both: the size caps and the id.
+        One pass over the request headers serves all three.
         """
-        size = 0
-        declared = 0
+        size = declared = 0
         incoming: bytes | None = None
+        host = json_body = False
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"content-length" and value.isdigit():
                 declared = int(value)
             elif name == b"x-request-id" and incoming is None:
                 incoming = value
+            elif name == b"host":
+                host = True
+            elif name == b"content-type":
+                media = value.partition(b";")[0].strip().lower()
+                json_body = media == b"application/json" or media.endswith(b"+json")
         request_id = _valid_request_id(incoming) if incoming is not None else None
         if size > self.max_header_bytes:
-            return request_id, (431, "The request headers are too large.")
+            return request_id, (431, "The request headers are too large."), False
         if declared > self.max_body_bytes:
-            return request_id, (413, self._too_large)
-        return request_id, None
+            return request_id, (413, _too_large(self.max_body_bytes)), False
+        if not host and scope["http_version"] == "1.1":  # RFC 9112 3.2; HTTP/1.0 may omit it
+            return request_id, (400, "An HTTP/1.1 request needs a Host header."), False
+        return request_id, None, json_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -211,7 +257,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        incoming, refusal = self._read_headers(scope)
+        incoming, refusal, json_body = self._read_headers(scope)
         request_id = incoming or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         bound = _REQUEST_ID.set(request_id)  # structlog.contextvars.bind_contextvars's variable
@@ -234,7 +280,7 @@ class RequestContextMiddleware:
             await send(message)
 
         if refusal is None and scope["method"] not in _BODYLESS_METHODS:
-            receive = _capped(receive, self.max_body_bytes)
+            receive = _guarded(receive, self.max_body_bytes, json_body, self.body_timeouts)
         try:
             if refusal is not None:
                 status = refusal[0]
@@ -243,13 +289,14 @@ class RequestContextMiddleware:
                 )
             else:
                 await self.app(scope, receive, send_with_id)
-        except BodyTooLargeError:
+        except BodyRefusedError as exc:
             if response_started:
                 raise
-            status = 413
-            await problem_response(413, self._too_large, request_id=request_id)(
-                scope, receive, send_with_id
+            status = exc.status_code
+            refused = problem_response(
+                status, exc.detail, request_id=request_id, headers=exc.headers
             )
+            await refused(scope, receive, send_with_id)
         except Exception:
             crashed = True
             logger.exception(
