@@ -4,10 +4,7 @@ Kept as raw ASGI (not ``BaseHTTPMiddleware``) because it wraps every request and
 cheap; it never buffers bodies.
 """
 
-import asyncio
-import contextlib
 import contextvars
-import json
 import re
 import time
 from collections.abc import Iterable
@@ -16,13 +13,13 @@ from random import getrandbits
 from typing import Any
 
 import structlog
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observability.logging import log_request
 from .observability.metrics import HttpMetrics
 from .observability.tracing import ServerSpans
 from .problems import problem_response
+from .request_body import BodyRefusedError, guarded, too_large
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "new_request_id"]
 
@@ -87,71 +84,6 @@ def _route_template(scope: Scope) -> str:
 
 
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-_SLOW_BODY = "The request body did not arrive in time."
-
-
-def _too_large(limit: int) -> str:
-    return f"The request body is larger than {limit} bytes."
-
-
-class BodyRefusedError(HTTPException):
-    """A request body refused while it is read: too large, too slow, or a repeated JSON key.
-
-    An ``HTTPException`` so that FastAPI's body parsing lets it through (it turns any other
-    error into a 400) and the problem handler renders it; the edge renders it when a
-    middleware (idempotency) was the reader.
-    """
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads``'s ``object_pairs_hook``: the object, unless a key repeats in it."""
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        names = [key for key, _ in pairs]
-        key = next(key for key in names if names.count(key) > 1)
-        raise BodyRefusedError(422, f"The JSON body repeats the key {key!r} in one object.")
-    return result
-
-
-def _guarded(
-    receive: Receive, limit: int, json_body: bool, timeouts: tuple[float, float]
-) -> Receive:
-    """``receive`` that refuses a body too large, too slow, or a JSON one repeating a key.
-
-    Over ``limit`` bytes: 413. Not all there after ``timeouts[0]`` seconds, or ``timeouts[1]``
-    seconds without a chunk: 408, and the connection closes. If ``json_body``, a document that
-    repeats an object key anywhere (parsers differ on which value wins): 422 naming the key.
-    """
-    received = 0
-    parts: list[bytes] = []
-    clock = asyncio.get_running_loop().time
-    deadline = clock() + timeouts[0]
-
-    async def guarded() -> Message:
-        nonlocal received
-        if received < 0:  # the body is complete: wait for the disconnect as long as it takes
-            return await receive()
-        try:
-            async with asyncio.timeout_at(min(deadline, clock() + timeouts[1])):
-                message = await receive()
-        except TimeoutError:
-            raise BodyRefusedError(408, _SLOW_BODY, {"Connection": "close"}) from None
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:
-                raise BodyRefusedError(413, _too_large(limit))
-            if message.get("more_body", False):
-                if json_body:
-                    parts.append(chunk)
-                return message
-            received = -1
-            if json_body:
-                with contextlib.suppress(ValueError, RecursionError):  # the handler says why
-                    json.loads(b"".join((*parts, chunk)), object_pairs_hook=_unique_keys)
-        return message
-
-    return guarded
 
 
 def security_headers(hsts_max_age: int) -> list[tuple[bytes, bytes]]:
@@ -224,10 +156,7 @@ class RequestContextMiddleware:
         return listed
 
     def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None, bool]:
-        """The caller's request id if valid, a (status, detail) refusal, and if the body is JSON.
-
-        One pass over the request headers serves all three.
-        """
+        """The caller's request id if valid, a (status, detail) refusal, and if the body is JSON."""
         size = declared = 0
         incoming: bytes | None = None
         host = json_body = False
@@ -243,13 +172,14 @@ class RequestContextMiddleware:
                 media = value.partition(b";")[0].strip().lower()
                 json_body = media == b"application/json" or media.endswith(b"+json")
         request_id = _valid_request_id(incoming) if incoming is not None else None
+        refusal: tuple[int, str] | None = None
         if size > self.max_header_bytes:
-            return request_id, (431, "The request headers are too large."), False
-        if declared > self.max_body_bytes:
-            return request_id, (413, _too_large(self.max_body_bytes)), False
-        if not host and scope["http_version"] == "1.1":  # RFC 9112 3.2; HTTP/1.0 may omit it
-            return request_id, (400, "An HTTP/1.1 request needs a Host header."), False
-        return request_id, None, json_body
+            refusal = (431, "The request headers are too large.")
+        elif declared > self.max_body_bytes:
+            refusal = (413, too_large(self.max_body_bytes))
+        elif not host and scope["http_version"] == "1.1":  # RFC 9112 3.2; HTTP/1.0 may omit it
+            refusal = (400, "An HTTP/1.1 request needs a Host header.")
+        return request_id, refusal, json_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -280,7 +210,7 @@ class RequestContextMiddleware:
             await send(message)
 
         if refusal is None and scope["method"] not in _BODYLESS_METHODS:
-            receive = _guarded(receive, self.max_body_bytes, json_body, self.body_timeouts)
+            receive = guarded(receive, self.max_body_bytes, json_body, self.body_timeouts)
         try:
             if refusal is not None:
                 status = refusal[0]
