@@ -31,7 +31,10 @@ _NOT_REPLAYED = frozenset({"date", "server", "set-cookie", "x-request-id"})
 MAX_UNCONFIRMED = 10_000  # locks kept for release once a failed store answers again
 _PROBLEMS = {
     "missing": (400, "This operation needs an Idempotency-Key header: a unique key per operation."),
-    "malformed": (400, "Idempotency-Key must be one quoted string of 1-{max_key} printable ASCII."),
+    "malformed": (
+        400,
+        "Idempotency-Key must be one string of 1-{max_key} printable ASCII characters.",
+    ),
     "too_large": (413, "Request bodies of keyed requests are limited to {max_body} bytes."),
     "mismatch": (422, "This Idempotency-Key was used with a different request payload."),
     "in_flight": (
