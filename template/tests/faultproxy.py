@@ -1,4 +1,4 @@
-"""A TCP proxy on loopback that a test can cut (port closed, connections dropped) and restore."""
+"""A TCP proxy on loopback that a test can cut (connections dropped), stall, and restore."""
 
 import asyncio
 import contextlib
@@ -27,6 +27,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.stalled = False  # while True, answers wait in the proxy: a store that hangs
 
     def __enter__(self) -> "FaultProxy":
         self._thread.start()
@@ -71,13 +72,17 @@ class FaultProxy:
             writer.close()
             return
         self._writers.update({writer, up_writer})
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer, self))
         self._writers.difference_update({writer, up_writer})
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stall: FaultProxy | None = None
+) -> None:
     with contextlib.suppress(OSError, asyncio.CancelledError):
         while data := await reader.read(65536):
+            while stall is not None and stall.stalled:  # noqa: ASYNC110 - a test's plain flag
+                await asyncio.sleep(0.01)
             writer.write(data)
             await writer.drain()
     writer.close()

@@ -102,6 +102,7 @@ def serve() -> int:
         logger.error("tracing.misconfigured", error=str(exc))
         return 2
     ProblemHttpToolsProtocol.hsts_max_age = settings.hsts_max_age
+    ProblemHttpToolsProtocol.header_timeout = settings.header_read_timeout
     config = uvicorn.Config(
         app,
         http=ProblemHttpToolsProtocol,  # malformed HTTP gets a problem+json 400 too

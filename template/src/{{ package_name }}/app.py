@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
         hsts_max_age=settings.hsts_max_age,
+        body_timeouts=(settings.body_read_timeout, settings.body_idle_timeout),
     )
     return app
 

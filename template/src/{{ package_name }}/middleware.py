@@ -13,13 +13,13 @@ from random import getrandbits
 from typing import Any
 
 import structlog
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observability.edge_span import ServerSpans
 from .observability.logging import log_request
 from .observability.metrics import HttpMetrics
 from .problems import problem_response
+from .request_body import BodyRefusedError, guarded, too_large
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "new_request_id"]
 
@@ -86,33 +86,6 @@ def _route_template(scope: Scope) -> str:
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
-class BodyTooLargeError(HTTPException):
-    """A streamed request body went over the cap while being read.
-
-    An ``HTTPException`` so that FastAPI's body parsing lets it through (it turns any other
-    error into a 400) and the problem handler renders the 413.
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")
-
-
-def _capped(receive: Receive, limit: int) -> Receive:
-    """``receive`` that raises once more than ``limit`` body bytes have arrived."""
-    received = 0
-
-    async def capped() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLargeError(limit)
-        return message
-
-    return capped
-
-
 def security_headers(hsts_max_age: int) -> list[tuple[bytes, bytes]]:
     """Headers every response carries unless the handler set them itself (raw ASGI form)."""
     headers = [
@@ -150,6 +123,7 @@ class RequestContextMiddleware:
         max_header_bytes: int = 16_384,
         max_body_bytes: int = 1_048_576,
         hsts_max_age: int = 0,
+        body_timeouts: tuple[float, float] = (10.0, 5.0),
     ) -> None:
         self.app = app
         self.probe_paths = probe_paths
@@ -157,6 +131,7 @@ class RequestContextMiddleware:
         self.stats = metrics.http if metrics is not None else None
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
+        self.body_timeouts = body_timeouts
         self.response_headers = security_headers(hsts_max_age)
         self._security_names = frozenset(name for name, _ in self.response_headers)
 
@@ -180,30 +155,31 @@ class RequestContextMiddleware:
         listed.extend(self.response_headers)
         return listed
 
-    @property
-    def _too_large(self) -> str:
-        return f"The request body is larger than {self.max_body_bytes} bytes."
-
-    def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None]:
-        """The caller's request id, if valid, and a (status, detail) refusal, or None.
-
-        One pass over the request headers serves both: the size caps and the id.
-        """
-        size = 0
-        declared = 0
+    def _read_headers(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None, bool]:
+        """The caller's request id if valid, a (status, detail) refusal, and if the body is JSON."""
+        size = declared = 0
         incoming: bytes | None = None
+        host = json_body = False
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"content-length" and value.isdigit():
                 declared = int(value)
             elif name == b"x-request-id" and incoming is None:
                 incoming = value
+            elif name == b"host":
+                host = True
+            elif name == b"content-type":
+                media = value.partition(b";")[0].strip().lower()
+                json_body = media == b"application/json" or media.endswith(b"+json")
         request_id = _valid_request_id(incoming) if incoming is not None else None
+        refusal: tuple[int, str] | None = None
         if size > self.max_header_bytes:
-            return request_id, (431, "The request headers are too large.")
-        if declared > self.max_body_bytes:
-            return request_id, (413, self._too_large)
-        return request_id, None
+            refusal = (431, "The request headers are too large.")
+        elif declared > self.max_body_bytes:
+            refusal = (413, too_large(self.max_body_bytes))
+        elif not host and scope["http_version"] == "1.1":  # RFC 9112 3.2; HTTP/1.0 may omit it
+            refusal = (400, "An HTTP/1.1 request needs a Host header.")
+        return request_id, refusal, json_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -211,7 +187,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        incoming, refusal = self._read_headers(scope)
+        incoming, refusal, json_body = self._read_headers(scope)
         request_id = incoming or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         bound = _REQUEST_ID.set(request_id)  # structlog.contextvars.bind_contextvars's variable
@@ -234,7 +210,7 @@ class RequestContextMiddleware:
             await send(message)
 
         if refusal is None and scope["method"] not in _BODYLESS_METHODS:
-            receive = _capped(receive, self.max_body_bytes)
+            receive = guarded(receive, self.max_body_bytes, json_body, self.body_timeouts)
         try:
             if refusal is not None:
                 status = refusal[0]
@@ -243,13 +219,14 @@ class RequestContextMiddleware:
                 )
             else:
                 await self.app(scope, receive, send_with_id)
-        except BodyTooLargeError:
+        except BodyRefusedError as exc:
             if response_started:
                 raise
-            status = 413
-            await problem_response(413, self._too_large, request_id=request_id)(
-                scope, receive, send_with_id
+            status = exc.status_code
+            refused = problem_response(
+                status, exc.detail, request_id=request_id, headers=exc.headers
             )
+            await refused(scope, receive, send_with_id)
         except Exception:
             crashed = True
             logger.exception(

@@ -5,12 +5,13 @@ payload gets the stored response again (marked ``Idempotent-Replayed: true``); a
 first is still running gets 409; the same key with another payload gets 422; a route whose policy
 is ``required`` answers 400 when the key is missing. The body is buffered to fingerprint it, so
 bodies over a size cap are refused with 413 before they are read. Responses with status 5xx are
-not kept: the lock is dropped and the client may retry.
+not kept: the lock is dropped and the client may retry. A store that fails gets a 503, and the
+locks it may have kept are released once it answers, so the retry it invites runs then.
 """
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..problems import problem_response
 from .policy import MAX_KEY_LENGTH, METHODS, Policy, parse_key, policy_table
-from .store import IdempotencyStore, StoredResponse
+from .store import IdempotencyStore, StoredResponse, new_token
 
 __all__ = ["REPLAYED_HEADER", "IdempotencyMiddleware"]
 
@@ -26,6 +27,22 @@ HEADER = b"idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
 # Headers that describe one delivery, not the resource: never stored or replayed.
 _NOT_REPLAYED = frozenset({"date", "server", "set-cookie", "x-request-id"})
+
+MAX_UNCONFIRMED = 10_000  # locks kept for release once a failed store answers again
+_PROBLEMS = {
+    "missing": (400, "This operation needs an Idempotency-Key header: a unique key per operation."),
+    "malformed": (
+        400,
+        "Idempotency-Key must be one string of 1-{max_key} printable ASCII characters.",
+    ),
+    "too_large": (413, "Request bodies of keyed requests are limited to {max_body} bytes."),
+    "mismatch": (422, "This Idempotency-Key was used with a different request payload."),
+    "in_flight": (
+        409,
+        "A request with this Idempotency-Key is still being processed; retry later.",
+    ),
+    "unavailable": (503, "The idempotency store is unavailable; retry later with the same key."),
+}
 
 logger = structlog.get_logger(__name__)
 
@@ -56,6 +73,7 @@ class IdempotencyMiddleware:
         self._lock_ttl = lock_ttl
         self._max_body = max_body
         self._table: list[tuple[re.Pattern[str], frozenset[str], Policy]] | None = None
+        self._unconfirmed: dict[tuple[str, str], None] = {}
 
     def _policy(self, method: str, path: str) -> Policy:
         if self._table is None:
@@ -90,27 +108,13 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         values = [value for name, value in scope["headers"] if name == HEADER]
-        if not values:
-            if policy == "required":
-                await self._problem(
-                    scope,
-                    receive,
-                    send,
-                    400,
-                    "This operation needs an Idempotency-Key header: a unique key per operation.",
-                )
-                return
+        key = parse_key(values) if values else None
+        if key is not None:
+            await self._keyed(scope, receive, send, key)
+        elif values or policy == "required":
+            await self._problem(scope, receive, send, "malformed" if values else "missing")
+        else:
             await self.app(scope, receive, send)
-            return
-        key = parse_key(values)
-        if key is None:
-            detail = (
-                f"Idempotency-Key must be one quoted string of 1-{MAX_KEY_LENGTH} "
-                "printable ASCII characters."
-            )
-            await self._problem(scope, receive, send, 400, detail)
-            return
-        await self._keyed(scope, receive, send, key)
 
     async def _keyed(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         store: IdempotencyStore | None = getattr(scope["app"].state, "idempotency", None)
@@ -118,55 +122,45 @@ class IdempotencyMiddleware:
             raise RuntimeError("no idempotency store on app.state (the lifespan opens it)")
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self._max_body:
-                await self._too_large(scope, receive, send)
+                await self._problem(scope, receive, send, "too_large")
                 return
         try:
             body = await self._read_body(receive)
         except _DisconnectedError:
             return  # the client left before sending its body: nothing to run or answer
         if body is None:
-            await self._too_large(scope, receive, send)
+            await self._problem(scope, receive, send, "too_large")
             return
-        fingerprint = hashlib.sha256(
-            b"\0".join(
-                [scope["method"].encode(), scope["path"].encode(), scope["query_string"], body]
-            )
-        ).hexdigest()
+        request = [scope["method"].encode(), scope["path"].encode(), scope["query_string"], body]
+        fingerprint = hashlib.sha256(b"\0".join(request)).hexdigest()
         storage_key = hashlib.sha256(f"{self._client(scope)}\n{key}".encode()).hexdigest()
+        token = new_token()
         try:
-            claim = await store.begin(storage_key, fingerprint, lock_ttl=self._lock_ttl)
+            await self._release_unconfirmed(store)
+            claim = await store.begin(
+                storage_key, fingerprint, token=token, lock_ttl=self._lock_ttl
+            )
         except Exception as exc:  # an outage of the store degrades the request, never a 500
+            # The lock may be written all the same (the answer was lost, not the request):
+            # release it once the store answers again, so the client's retry can run.
+            self._unconfirmed[storage_key, token] = None
+            if len(self._unconfirmed) > MAX_UNCONFIRMED:  # the oldest expire after lock_ttl
+                del self._unconfirmed[next(iter(self._unconfirmed))]
             logger.warning("idempotency.store_unavailable", error=type(exc).__name__)
-            await self._problem(
-                scope,
-                receive,
-                send,
-                503,
-                "The idempotency store is unavailable; retry later with the same key.",
-                headers={"Retry-After": "1"},
-            )
-            return
-        if claim.outcome == "mismatch":
-            await self._problem(
-                scope,
-                receive,
-                send,
-                422,
-                "This Idempotency-Key was used with a different request payload.",
-            )
-        elif claim.outcome == "in_flight":
-            await self._problem(
-                scope,
-                receive,
-                send,
-                409,
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                headers={"Retry-After": "1"},
-            )
-        elif claim.outcome == "completed" and claim.response is not None:
-            await _replay(claim.response, send)
-        elif claim.token is not None:
-            await self._run_once(scope, receive, send, store, storage_key, claim.token, body)
+            await self._problem(scope, receive, send, "unavailable")
+        else:
+            if claim.outcome == "completed" and claim.response is not None:
+                await _replay(claim.response, send)
+            elif claim.outcome == "acquired":
+                await self._run_once(scope, receive, send, store, storage_key, token, body)
+            else:
+                await self._problem(scope, receive, send, claim.outcome)
+
+    async def _release_unconfirmed(self, store: IdempotencyStore) -> None:
+        """Release the locks of attempts that failed with the store: raises while it is down."""
+        for pair in list(self._unconfirmed):
+            await store.release(*pair)
+            self._unconfirmed.pop(pair, None)
 
     async def _run_once(
         self,
@@ -206,33 +200,15 @@ class IdempotencyMiddleware:
                 if not message.get("more_body", False) and status < 500:
                     # Keep the response before the client sees its end, so that a retry sent
                     # after the answer arrived is always a replay, never a 409.
-                    settled = await self._complete(
-                        store, key, token, StoredResponse(status, headers, b"".join(chunks))
-                    )
+                    response = StoredResponse(status, headers, b"".join(chunks))
+                    settled = await _quietly(store.complete(key, token, response, ttl=self._ttl))
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            if not settled:
-                await self._release(store, key, token)
-
-    async def _complete(
-        self, store: IdempotencyStore, key: str, token: str, response: StoredResponse
-    ) -> bool:
-        try:
-            await store.complete(key, token, response, ttl=self._ttl)
-        except Exception as exc:
-            logger.warning("idempotency.store_failed", error=type(exc).__name__)
-            return False
-        return True
-
-    @staticmethod
-    async def _release(store: IdempotencyStore, key: str, token: str) -> None:
-        try:
-            await store.release(key, token)
-        except Exception as exc:  # the lock expires by itself after lock_ttl
-            logger.warning("idempotency.release_failed", error=type(exc).__name__)
+            if not settled and not await _quietly(store.release(key, token)):
+                self._unconfirmed[key, token] = None  # else it expires after lock_ttl
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         parts: list[bytes] = []
@@ -249,27 +225,23 @@ class IdempotencyMiddleware:
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._problem(
-            scope,
-            receive,
-            send,
-            413,
-            f"Request bodies of keyed requests are limited to {self._max_body} bytes.",
-        )
-
-    @staticmethod
-    async def _problem(
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        status: int,
-        detail: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    async def _problem(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        status, detail = _PROBLEMS[name]
+        detail = detail.format(max_body=self._max_body, max_key=MAX_KEY_LENGTH)
+        headers = {"Retry-After": "1"} if status in {409, 503} else None
         request_id = scope.get("state", {}).get("request_id")
         response = problem_response(status, detail, request_id=request_id, headers=headers)
         await response(scope, receive, send)
+
+
+async def _quietly(operation: Awaitable[None]) -> bool:
+    """Run a store write; False, and a warning logged, if the store failed."""
+    try:
+        await operation
+    except Exception as exc:
+        logger.warning("idempotency.store_failed", error=type(exc).__name__)
+        return False
+    return True
 
 
 async def _replay(response: StoredResponse, send: Send) -> None:

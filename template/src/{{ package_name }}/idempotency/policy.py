@@ -3,16 +3,6 @@
 import re
 from typing import Any, Literal
 
-__all__ = [
-    "MAX_KEY_LENGTH",
-    "METHODS",
-    "POLICY_EXTENSION",
-    "Policy",
-    "idempotency",
-    "parse_key",
-    "policy_table",
-]
-
 Policy = Literal["required", "optional", "off"]
 
 METHODS = frozenset({"POST", "PATCH"})

@@ -1,9 +1,9 @@
 """What an idempotency store does, the records it keeps, and the in-memory store.
 
-A store answers one question atomically: "may this request run, or has it run already?"
-``begin`` either takes a short lock on the key (the caller runs the request, then calls
-``complete`` or ``release``) or reports what is there: a request still in flight, a request with
-a different fingerprint, or the stored response to replay.
+``begin`` atomically locks the key under the caller's token (the caller runs the request, then
+calls ``complete`` or ``release`` with it) or says what is there: a request in flight, another
+fingerprint, or the response to replay. The caller draws the token first, so that a lock whose
+``begin`` lost its answer (a stalled store) can still be released: only its token removes it.
 """
 
 import base64
@@ -11,8 +11,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-
-import orjson
 
 __all__ = ["Claim", "IdempotencyStore", "MemoryIdempotencyStore", "StoredResponse", "new_token"]
 
@@ -32,17 +30,14 @@ class StoredResponse:
         return {
             "status": self.status,
             "headers": self.headers,
-            "body": base64.b64encode(self.body).decode("ascii"),
+            "body": base64.b64encode(self.body).decode(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StoredResponse":
         """The inverse of ``to_json``."""
-        return cls(
-            status=int(data["status"]),
-            headers=[(str(k), str(v)) for k, v in data["headers"]],
-            body=base64.b64decode(data["body"]),
-        )
+        headers = [(str(k), str(v)) for k, v in data["headers"]]
+        return cls(int(data["status"]), headers, base64.b64decode(data["body"]))
 
 
 @dataclass(frozen=True)
@@ -50,12 +45,11 @@ class Claim:
     """The answer of ``IdempotencyStore.begin``."""
 
     outcome: Outcome
-    token: str | None = None
     response: StoredResponse | None = None
 
 
 def new_token() -> str:
-    """A random token that identifies one holder of a key's lock."""
+    """A random token that identifies one attempt's lock on a key."""
     return uuid.uuid4().hex
 
 
@@ -64,42 +58,27 @@ def decide(record: dict[str, Any], fingerprint: str) -> Claim:
     if record.get("fp") != fingerprint:
         return Claim("mismatch")
     if record.get("state") == "completed" and record.get("response") is not None:
-        return Claim("completed", response=StoredResponse.from_json(record["response"]))
+        return Claim("completed", StoredResponse.from_json(record["response"]))
     return Claim("in_flight")
-
-
-def encode(record: dict[str, Any]) -> bytes:
-    """Serialise a record."""
-    return orjson.dumps(record)
-
-
-def decode(raw: bytes | str) -> dict[str, Any]:
-    """Deserialise a record."""
-    data: dict[str, Any] = orjson.loads(raw)
-    return data
 
 
 class IdempotencyStore(Protocol):
     """Atomic claim, completion and release of idempotency keys."""
 
-    async def begin(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
-        """Lock ``key`` for this request, or say what the key already holds."""
-        ...
+    async def begin(self, key: str, fingerprint: str, *, token: str, lock_ttl: float) -> Claim:
+        """Lock ``key`` under ``token`` for this request, or say what the key already holds."""
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, ttl: float) -> None:
-        """Replace the lock with the response, kept for ``ttl`` seconds."""
-        ...
+        """Replace the lock held under ``token`` with the response, kept ``ttl`` seconds."""
 
     async def release(self, key: str, token: str) -> None:
-        """Drop the lock so that the request can be retried (it failed)."""
-        ...
+        """Drop the lock if ``token`` holds it, so that the request can be retried."""
 
 
 class MemoryIdempotencyStore:
     """Keys in this process's memory: for development and tests only (refused in production)."""
 
-    # Expired keys are dropped when read, and in a sweep every this many claims.
-    SWEEP_EVERY = 1024
+    SWEEP_EVERY = 1024  # expired keys are dropped when read, and in a sweep every this many claims
 
     def __init__(self) -> None:
         self._records: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -114,39 +93,30 @@ class MemoryIdempotencyStore:
         return len(expired)
 
     def _get(self, key: str) -> dict[str, Any] | None:
-        entry = self._records.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            del self._records[key]
-            return None
-        return entry[1]
+        expires, record = self._records.get(key, (0.0, None))
+        return record if expires > time.monotonic() else None
 
-    async def begin(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
-        """Lock ``key`` for this request, or say what the key already holds."""
+    async def begin(self, key: str, fingerprint: str, *, token: str, lock_ttl: float) -> Claim:
+        """Lock ``key`` under ``token`` for this request, or say what the key already holds."""
         self._claims += 1
         if self._claims % self.SWEEP_EVERY == 0:
             self.sweep()
         record = self._get(key)
         if record is not None:
             return decide(record, fingerprint)
-        token = new_token()
-        self._records[key] = (
-            time.monotonic() + lock_ttl,
-            {"state": "in_flight", "fp": fingerprint, "token": token},
-        )
-        return Claim("acquired", token=token)
+        lock = {"state": "in_flight", "fp": fingerprint, "token": token}
+        self._records[key] = (time.monotonic() + lock_ttl, lock)
+        return Claim("acquired")
 
     async def complete(self, key: str, token: str, response: StoredResponse, *, ttl: float) -> None:
-        """Replace the lock with the response, kept for ``ttl`` seconds."""
+        """Replace the lock held under ``token`` with the response, kept ``ttl`` seconds."""
         record = self._get(key)
-        if record is None or record.get("token") != token:
-            return
-        completed = {**record, "state": "completed", "response": response.to_json()}
-        self._records[key] = (time.monotonic() + ttl, completed)
+        if record is not None and record.get("token") == token:
+            done = {**record, "state": "completed", "response": response.to_json()}
+            self._records[key] = (time.monotonic() + ttl, done)
 
     async def release(self, key: str, token: str) -> None:
-        """Drop the lock so that the request can be retried (it failed)."""
+        """Drop the lock if ``token`` holds it, so that the request can be retried."""
         record = self._get(key)
         if record is not None and record.get("token") == token:
             del self._records[key]
