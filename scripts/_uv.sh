@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts here: puts a uv on PATH, installing it into .tools/ if needed.
 # Needs only python3 (3.11+) with venv; nothing is installed outside this checkout.
 set -euo pipefail
