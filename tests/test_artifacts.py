@@ -41,7 +41,7 @@ def tool(name: str) -> str:
     beside = Path(sys.executable).with_name(name)
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        pytest.fail(f"{name} is not installed (template dev dependencies, or Debian for shellcheck)")
+        pytest.fail(f"{name} is not installed: run `uv sync` (it is a template dev dependency)")
     return found
 
 

@@ -18,7 +18,7 @@ ENTER = "\r"
 def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
     template: Path, tmp_path: Path
 ) -> None:
-    """Typing a shadowing package name shows the validator's message; a good one renders."""
+    """A shadowing package name or a non-numeric port shows what is allowed; good answers render."""
     dst = tmp_path / "interactive"
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "NO_COLOR": "1"}
     child = pexpect.spawn(
@@ -36,7 +36,7 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         child.send(ENTER)  # keep the derived slug
         child.expect("Python import package")
         child.send(CLEAR_LINE + "logging" + ENTER)
-        child.expect("would shadow the standard-library module")
+        child.expect("shadows a standard-library module")
         child.send(CLEAR_LINE + "labels_core" + ENTER)
         for prompt in ("One-line description", "Owner of the service", "Contact e-mail"):
             child.expect(prompt)
@@ -44,8 +44,8 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         child.expect("Python version the service runs on")
         child.send(ENTER)
         child.expect("TCP port the service listens on")
-        child.send(CLEAR_LINE + "80" + ENTER)
-        child.expect("http_port must be a whole number from 1024 to 65535")
+        child.send(CLEAR_LINE + "eighty" + ENTER)
+        child.expect("question 'http_port': a whole number from 1024 to 65535")
         child.send(CLEAR_LINE + "8081" + ENTER)
         child.expect("CI system")
         child.send(ENTER)  # keep github
@@ -64,7 +64,8 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
     assert answers["project_name"] == "Shipping Labels"
     assert answers["project_slug"] == "shipping-labels"
     assert answers["package_name"] == "labels_core"
-    assert answers["http_port"] == 8081
+    assert answers["http_port"] == 8081  # asked as text, recorded and rendered as a number
+    assert "port: int = Field(default=8081," in (dst / "src" / "labels_core" / "settings.py").read_text()
     assert answers["ci_provider"] == "github"
     assert (dst / "src" / "labels_core" / "app.py").is_file()
     assert not (dst / "src" / "logging").exists()
