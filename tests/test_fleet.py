@@ -252,7 +252,7 @@ def test_dashboard_queries_only_metrics_the_rules_use(rendered: dict[str, Path],
 PROMQL_WORDS = {
     "sum", "min", "max", "avg", "count", "rate", "irate", "increase", "by", "without", "on", "ignoring",
     "group_left", "group_right", "and", "or", "unless", "histogram_quantile", "vector", "scalar", "bool",
-    "offset", "abs", "absent", "inf", "nan",
+    "offset", "abs", "absent", "inf", "nan", "label_replace",
 }
 
 
@@ -533,7 +533,12 @@ def test_release_tag_reads_this_repositorys_changelog() -> None:
 # --- metric names against a real scrape ---------------------------------------------------
 
 SCRAPE_SETS = ("default", "py313-inventory")  # the second has a broker (RabbitMQ) and its outbox
-TARGET_LABELS = {"job", "instance"}  # added by Prometheus when it scrapes, not by the service
+TARGET_LABELS = {"job", "instance"}
+LOCAL_BROKERS = {
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "redis": "redis://127.0.0.1:6379/0",
+    "nats": "nats://127.0.0.1:4222",
+}  # added by Prometheus when it scrapes, not by the service
 
 
 def parse_exposition(text: str) -> dict[str, set[str]]:
@@ -569,6 +574,7 @@ def _scraped(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             f"{prefix}SQLITE_PATH": str(project.parent / "scrape.sqlite3"),
             # An upstream that refuses connections: the stock route retries, its breaker is tracked.
             f"{prefix}UPSTREAM_STOCK_URL": f"http://127.0.0.1:{free_port()}",
+            **({f"{prefix}BROKER_URL": LOCAL_BROKERS[answers["broker"]]} if answers["broker"] != "none" else {}),
         })
         process = subprocess.Popen(
             [str(project / ".venv" / "bin" / "python"), "-m", answers["package_name"]],
