@@ -11,8 +11,9 @@ import pytest
 import yaml
 from conftest import BASE_ANSWERS, OPTION_SETS, render
 
-# `${{ ... }}` (GitHub Actions expressions) and `${#array[@]}` (bash) are not Jinja.
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|(?<!\$)\{#|%\}")
+# `${{ ... }}` (GitHub Actions expressions), `${#array[@]}` (bash) and `{{ $labels.route }}`
+# (Prometheus alert templates, deploy/monitoring/) are not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{(?! \$labels\.)|\{%|(?<!\$)\{#|%\}")
 VALID_NAME = re.compile(r"^[A-Za-z0-9_.@-]+$")
 
 

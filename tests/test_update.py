@@ -408,6 +408,17 @@ def _updated(
 
 
 CASES = [(v, s) for v in UPDATE_FROM for s in UPDATE_SETS]
+# Template-managed files of the fleet tooling (Renovate, SLOs and alerts, catalog, dev container).
+FLEET_FILES = (
+    "renovate.json",
+    "catalog-info.yaml",
+    ".devcontainer/devcontainer.json",
+    ".devcontainer/compose.yaml",
+    "deploy/monitoring/slo-rules.yml",
+    "deploy/monitoring/slo-rules.test.yml",
+    "deploy/monitoring/dashboard.json",
+    "deploy/k8s/prometheusrule.yaml",
+)
 
 
 @pytest.mark.parametrize(("version", "option_set"), CASES)
@@ -428,6 +439,9 @@ def test_update_keeps_every_owner_edit(
         project / ".env"
     ).read_text() == f"# local overrides\nexport {prefix}READINESS_CHECK_TIMEOUT=4\n"
     assert (project / ".pre-commit-config.yaml").is_file()
+    for path in FLEET_FILES:  # added in 0.8.0: they arrive with the update
+        assert (project / path).is_file(), f"{path} did not arrive with the update from {version}"
+    assert "prometheusrule.yaml" in yaml.safe_load((project / "deploy" / "k8s" / "kustomization.yaml").read_text())["resources"]
 
 
 @pytest.mark.parametrize(("version", "option_set"), CASES)
