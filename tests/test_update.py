@@ -688,3 +688,33 @@ def test_migration_runs_only_when_crossing_its_version(
         == "99.0.0"
     )
     assert (project / ".env").read_text() == "ORDERS_SERVICE_READINESS_TIMEOUT=4\n"
+
+
+def test_update_from_the_previous_release_keeps_an_included_router(
+    versions: tuple[Path, str], tmp_path: Path
+) -> None:
+    """From the release before this one (add_routes era), an owner's included router survives and the suite passes."""
+    repo, newest = versions
+    previous = releases()[-2][0]
+    project = render_at(repo, previous, tmp_path / "svc", "default")
+    pkg = package_dir(project, "default")
+    (pkg / "api" / "report.py").write_text(REPORT_ROUTER)
+    (project / "tests" / "test_report.py").write_text(REPORT_TEST)
+    app = pkg / "app.py"
+    text = app.read_text()
+    imports = re.search(r"^from \.api import (.+)$", text, re.MULTILINE)
+    assert imports
+    names = sorted({*imports[1].split(", "), "report"})
+    text = text.replace(imports[0], f"from .api import {', '.join(names)}")
+    anchor = "        add_routes(app, router)\n"
+    assert text.count(anchor) == 1, "the previous release registers its routers in one loop"
+    app.write_text(text.replace(anchor, anchor + "    app.include_router(report.router)\n"))
+    commit_all(project, "owner's router")
+    update(project, newest)
+    assert files_with_markers(project) <= {str(app.relative_to(project))}
+    app.write_text(CONFLICT.sub(resolve_app_conflict, app.read_text()))
+    assert not files_with_markers(project)
+    updated = app.read_text()
+    assert "app.include_router(report.router)" in updated
+    assert "add_routes(app" not in updated
+    full_suite(project)
