@@ -1,8 +1,4 @@
-"""FastAPI dependencies, as ``Annotated`` aliases handlers can declare directly.
-
-Everything a handler needs lives on ``app.state``: what ``create_app`` builds (settings,
-readiness registry, upstreams, flags) and what the lifespan opens (``items``, ``idempotency``).
-"""
+"""FastAPI dependencies over ``app.state``, as ``Annotated`` aliases handlers declare."""
 
 from typing import Annotated
 
@@ -12,8 +8,6 @@ from .flags import BooleanFlag
 from .repository import ItemRepository
 from .resilience import Upstreams
 from .settings import Settings
-
-__all__ = ["ItemsDep", "PageTotalsFlag", "SettingsDep", "UpstreamsDep"]
 
 
 async def _settings(request: Request) -> Settings:

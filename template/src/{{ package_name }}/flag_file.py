@@ -1,10 +1,6 @@
-"""Feature flags from a flagd definition file, evaluated in process, re-read when it changes.
+"""Flags from a flagd JSON file, evaluated by flagd's core (no gRPC import), polled for changes.
 
-flagd's own provider reads files too, but imports gRPC, protobuf and YAML even then (a quarter
-of a second of every start); this one needs only flagd's evaluator (``openfeature-flagd-core``):
-the same format, targeting rules and reasons. The file is checked every ``poll_interval``
-seconds; one that goes missing or stops parsing keeps the last good flags (as flagd does) and
-puts the provider in the error state until a readable file is back.
+A missing or broken file keeps the last good flags and puts the provider in the error state.
 """
 
 import json
@@ -18,8 +14,6 @@ from openfeature.event import ProviderEventDetails
 from openfeature.exception import ErrorCode, ProviderNotReadyError
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
 from openfeature.provider import AbstractProvider, Metadata
-
-__all__ = ["FlagFileProvider"]
 
 ObjectValue = Sequence[FlagValueType] | Mapping[str, FlagValueType]
 Context = EvaluationContext | None

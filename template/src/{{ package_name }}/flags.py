@@ -1,10 +1,4 @@
-"""Feature flags: OpenFeature wired once in the lifespan, and a dependency for handlers.
-
-Providers: ``file`` (default, ``flag_file.py``), ``flagd`` (a server over gRPC) or ``memory``
-(tests). A missing, invalid or unreachable source never stops the service: evaluations keep
-the last good flags, else the code's defaults; one warning per change of state, and
-``/readyz`` reports the state as detail without failing.
-"""
+"""Feature flags: OpenFeature set up in the lifespan; a bad source degrades, never stops it."""
 
 import asyncio
 import threading
@@ -21,8 +15,6 @@ from openfeature.provider import FeatureProvider, ProviderStatus
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
 from .settings import Settings
-
-__all__ = ["BooleanFlag", "Flags", "evaluation_context"]
 
 logger = structlog.get_logger(__name__)
 
@@ -41,12 +33,10 @@ class Flags:
         self._reported = ProviderStatus.NOT_READY
         self._message: str | None = None
         self._starting = False
-        if settings.flags_provider == "file":
-            self.source = f"file:{settings.flags_file}"
-        elif settings.flags_provider == "flagd":
-            self.source = f"flagd:{settings.flags_host}:{settings.flags_port}"
-        else:
-            self.source = "memory"
+        self.source = {
+            "file": f"file:{settings.flags_file}",
+            "flagd": f"flagd:{settings.flags_host}:{settings.flags_port}",
+        }.get(settings.flags_provider, "memory")
 
     async def start(self) -> None:
         """Register the provider and wait for its first flags (never raises)."""
@@ -88,10 +78,9 @@ class Flags:
         if settings.flags_provider == "memory":
             return InMemoryProvider(self.memory_flags)
         if settings.flags_provider == "file":
-            from .flag_file import FlagFileProvider  # flagd's evaluator, without its client
+            from .flag_file import FlagFileProvider
 
             return FlagFileProvider(settings.flags_file, settings.flags_poll_interval)
-        # Imported only when a flagd server is the provider: it brings gRPC, protobuf and YAML.
         from openfeature.contrib.provider.flagd import FlagdProvider
         from openfeature.contrib.provider.flagd.config import ResolverType
 
@@ -148,11 +137,7 @@ def evaluation_context(request: Request) -> EvaluationContext:
 
 
 class BooleanFlag:
-    """A FastAPI dependency giving a handler one boolean flag's value for its request.
-
-    ``Annotated[bool, Depends(BooleanFlag("my-flag", default=False))]``: ``default`` is what
-    the handler gets whenever the flag cannot be evaluated.
-    """
+    """A dependency giving one boolean flag for the request; ``default`` when unevaluable."""
 
     def __init__(self, key: str, *, default: bool) -> None:
         self.key = key

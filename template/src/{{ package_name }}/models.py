@@ -5,24 +5,20 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Item", "ItemCreate", "ItemPage"]
-
 
 class ItemCreate(BaseModel):
     """What a client sends to create an item."""
 
     model_config = ConfigDict(extra="forbid")
 
-    # Validated exactly as the OpenAPI document says (no silent stripping, which would turn a
-    # schema-valid "\t" into an empty name): 1-100 characters, at least one not blank.
+    # Exactly as the OpenAPI document says (no stripping): 1-100 characters, one not blank.
     name: str = Field(min_length=1, max_length=100, pattern=r"\S", examples=["blue widget"])
     quantity: int = Field(default=1, ge=0, le=1_000_000)
 
     @field_validator("quantity", mode="before")
     @classmethod
     def _json_integer(cls, value: object) -> object:
-        # Lax mode would read true/false and "3" as 1/0/3; JSON Schema's integer is a number
-        # with no fraction (3 or 3.0), which lax mode checks for the rest.
+        # Lax mode would read true/false and "3" as 1/0/3; JSON integers only (3 or 3.0).
         if isinstance(value, bool | str):
             raise ValueError("must be a JSON integer")
         return value

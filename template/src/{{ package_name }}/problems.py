@@ -1,8 +1,4 @@
-"""RFC 9457 problem details: the only shape an error response takes.
-
-Every 4xx and 5xx body is ``application/problem+json`` and carries the request's id. Nothing
-internal (tracebacks, exception text, the offending input) ever reaches a client.
-"""
+"""RFC 9457 problem+json: the only shape of an error body; nothing internal reaches a client."""
 
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -15,19 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-__all__ = [
-    "PROBLEM_JSON",
-    "install_problem_handlers",
-    "problem_body",
-    "problem_response",
-    "problem_responses",
-]
-
 PROBLEM_JSON = "application/problem+json"
 
 _STRING = {"type": "string"}
-# The JSON Schema of every error body, for the OpenAPI document; extension members (``errors``,
-# a readiness report, ...) are allowed beside the RFC's own.
+# The JSON Schema of every error body in the OpenAPI document (extension members allowed).
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "RFC 9457 problem details.",

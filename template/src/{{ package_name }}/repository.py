@@ -1,16 +1,10 @@
-"""Where the example resource lives: the ``ItemRepository`` protocol handlers depend on.
-
-The lifespan picks the implementation (``stores.py``); the in-memory one here is for a service
-without a database, in development and tests only.
-"""
+"""The ``ItemRepository`` protocol handlers depend on, and its in-memory implementation."""
 
 import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
 from .models import Item, ItemCreate
-
-__all__ = ["InMemoryItemRepository", "ItemRepository"]
 
 
 class ItemRepository(Protocol):

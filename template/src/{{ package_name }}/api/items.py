@@ -20,13 +20,7 @@ router = APIRouter(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(
-        {
-            400: "Body that cannot be decoded",
-            413: "Body larger than the service accepts",
-            422: "Invalid item",
-        }
-    ),
+    responses=problem_responses({400: "Bad body", 413: "Body too large", 422: "Invalid item"}),
     openapi_extra=idempotency("optional"),
 )
 async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:

@@ -1,8 +1,4 @@
-"""Graceful degradation, by example: an item's stock, asked of an upstream stock service.
-
-While the upstream cannot answer, the item's own quantity is returned, marked ``fallback``,
-``degraded`` and with the ``reason``; with no upstream configured, ``source`` is ``local``.
-"""
+"""Graceful degradation by example: an item's stock from an upstream, or a marked fallback."""
 
 from typing import Literal
 from uuid import UUID

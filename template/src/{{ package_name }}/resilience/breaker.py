@@ -1,10 +1,4 @@
-"""Circuit breakers: our small interface over the ``circuitbreaker`` library's state machine.
-
-``circuitbreaker`` counts failures of coroutines and times with the monotonic clock (pybreaker
-counts async failures only through Tornado, aiobreaker is unmaintained, purgatory's traceback
-grows on every rejected call). This wrapper adds typed methods, ``breaker.*`` events and a
-single trial call while half-open. State is per process (per replica), as in Resilience4j.
-"""
+"""Circuit breakers over ``circuitbreaker``: typed, ``breaker.*`` events, one half-open trial."""
 
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +8,6 @@ from typing import Any
 import circuitbreaker
 
 from .events import EVENTS, BreakerRejected, BreakerStateChanged, BreakerStateName, ResilienceEvents
-
-__all__ = ["Breaker", "BreakerOpenError", "BreakerStateName"]
 
 _STATES: dict[str, BreakerStateName] = {
     circuitbreaker.STATE_CLOSED: "closed",
@@ -34,13 +26,7 @@ class BreakerOpenError(Exception):
 
 
 class Breaker:
-    """A per-dependency circuit breaker.
-
-    Closed: calls pass; ``failure_threshold`` failures in a row open it. Open: calls fail fast
-    with ``BreakerOpenError`` for ``reset_timeout`` seconds. Half-open: one trial call passes;
-    its success closes the breaker, its failure opens it again. ``is_failure`` says which
-    exceptions count (others pass through without changing the state).
-    """
+    """A per-dependency breaker: opens after ``failure_threshold`` counted failures in a row."""
 
     def __init__(
         self,

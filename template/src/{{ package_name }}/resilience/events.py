@@ -1,27 +1,10 @@
-"""Resilience events: one place where retries and breaker transitions are logged and fanned out.
-
-Breakers and the retry hook publish here; each event is logged as one structured line
-(``stamina.retry_scheduled``, ``breaker.opened``, ``breaker.half_opened``, ``breaker.closed``)
-and handed to every subscriber (the metrics module turns them into Prometheus series):
-``unsubscribe = EVENTS.subscribe(listener)``.
-"""
+"""Resilience events: retries and breaker transitions, logged once and fanned out to listeners."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import structlog
-
-__all__ = [
-    "EVENTS",
-    "BreakerRejected",
-    "BreakerStateChanged",
-    "BreakerStateName",
-    "Event",
-    "Listener",
-    "ResilienceEvents",
-    "RetryScheduled",
-]
 
 logger = structlog.get_logger(__name__)
 
@@ -99,5 +82,4 @@ class ResilienceEvents:
                 logger.exception("resilience.listener_failed", listener=repr(listener))
 
 
-# Process-wide, like the Prometheus registry the metrics module exports these to.
 EVENTS = ResilienceEvents()

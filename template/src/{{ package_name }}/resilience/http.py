@@ -1,10 +1,4 @@
-"""Outbound HTTP: one ``httpx.AsyncClient`` per upstream, with timeouts, retries and a breaker.
-
-``Upstream.request()`` takes at most ``total_timeout``, retries when safe (``retry.py``), makes
-each attempt one call through the ``Breaker`` and passes on ``X-Request-ID`` and
-``traceparent``. It returns the final response, or raises ``BreakerOpenError``,
-``UpstreamTimeoutError`` or ``UpstreamUnavailableError`` for the caller to fall back on.
-"""
+"""Outbound HTTP: one ``httpx.AsyncClient`` per upstream, with timeouts, retries and a breaker."""
 
 import asyncio
 import time
@@ -22,11 +16,8 @@ from .breaker import Breaker, BreakerOpenError
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from .retry import RETRYABLE_STATUSES, TRANSIENT, RetryableStatusError, RetryPolicy, is_retry_safe
 
-__all__ = ["Upstream", "UpstreamConfig"]
-
 REQUEST_ID_HEADER = "X-Request-ID"
-# Each attempt stops this much before the call's deadline, so the attempt (which the breaker
-# counts) times out rather than the whole call (which it does not see).
+# Attempts end this much before the deadline, so the attempt (which the breaker counts) times out.
 _ATTEMPT_MARGIN_S = 0.005
 
 
@@ -84,13 +75,8 @@ class UpstreamConfig:
         )
 
 
-def _current_request_id() -> str | None:
-    value = structlog.contextvars.get_contextvars().get("request_id")
-    return value if isinstance(value, str) else None
-
-
 class Upstream:
-    """A client for one upstream service; use ``request``/``get``/``post``, then ``aclose``."""
+    """A client for one upstream service; use ``request`` or ``get``, then ``aclose``."""
 
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config
@@ -113,11 +99,11 @@ class Upstream:
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """Send one logical request (see the module docstring for what can be raised)."""
+        """Send one logical request: the final response, or an ``UpstreamError`` / breaker error."""
         self.breaker.check()  # before any work: an open breaker costs microseconds
         request = self._client.build_request(method, url, headers=headers, **kwargs)
-        request_id = _current_request_id()
-        if request_id and REQUEST_ID_HEADER not in request.headers:
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if isinstance(request_id, str) and REQUEST_ID_HEADER not in request.headers:
             request.headers[REQUEST_ID_HEADER] = request_id
         deadline = time.monotonic() + self.config.total_timeout
 

@@ -1,10 +1,4 @@
-"""Retry policy on stamina: exponential backoff with jitter, attempt and time caps.
-
-Only what is safe is retried: connection errors, timeouts, and the statuses that say "try
-again" (429, 502, 503, 504), waiting as long as ``Retry-After`` asks. A request that is not
-idempotent (POST, PATCH) is retried only with an ``Idempotency-Key``. Each scheduled retry is
-published as a ``RetryScheduled`` event (``events.py``).
-"""
+"""Retry policy on stamina: transient errors and 429/502/503/504 only, honouring Retry-After."""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -18,15 +12,6 @@ import stamina
 from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
 from .events import EVENTS, RetryScheduled
-
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "RetryPolicy",
-    "RetryableStatusError",
-    "install_retry_hooks",
-    "is_retry_safe",
-    "parse_retry_after",
-]
 
 T = TypeVar("T")
 
@@ -68,11 +53,7 @@ def is_retry_safe(request: httpx.Request) -> bool:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry one logical call.
-
-    Backoff from ``wait_initial`` doubles up to ``wait_max``, plus jitter; a ``Retry-After``
-    over ``retry_after_max`` is not retried; ``attempts`` 1 never retries.
-    """
+    """How often and how long to retry one logical call (``attempts`` 1 never retries)."""
 
     attempts: int = 3
     timeout: float = 5.0

@@ -1,8 +1,4 @@
-"""The service's upstream clients: configured with the app, opened and closed by its lifespan.
-
-Apart from ``http.py`` so that a service with no upstream configured never imports httpx or
-stamina.
-"""
+"""The service's upstream clients (apart from ``http.py``: no upstream, no httpx import)."""
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -11,8 +7,6 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from .http import Upstream, UpstreamConfig
-
-__all__ = ["Upstreams"]
 
 
 class Upstreams:

@@ -8,8 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..settings import Settings
 
-__all__ = ["create_engine", "database_url", "is_embedded", "ping"]
-
 
 def database_url(settings: Settings) -> URL:
     """The URL to connect to, with the async driver filled in."""

@@ -16,8 +16,6 @@ from ..models import Item, ItemCreate
 from .engine import ping
 from .tables import items
 
-__all__ = ["SqlItemRepository"]
-
 logger = structlog.get_logger(__name__)
 
 # Called inside the transaction that stores a new item (it commits or rolls back with it).

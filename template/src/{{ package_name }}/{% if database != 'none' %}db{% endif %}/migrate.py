@@ -14,8 +14,6 @@ from ..observability.logging import configure_logging
 from ..settings import get_settings
 from .engine import create_engine, database_url
 
-__all__ = ["alembic_config", "current_revision", "main", "upgrade"]
-
 logger = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")

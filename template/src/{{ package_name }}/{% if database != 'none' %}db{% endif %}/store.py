@@ -9,8 +9,6 @@ from ..health import HealthRegistry
 from ..settings import Settings
 from .engine import create_engine, database_url, is_embedded, ping
 
-__all__ = ["DATABASE_COMMANDS", "database_refusals", "open_database"]
-
 
 def _migrate() -> int:
     from .migrate import main  # Alembic is imported only when it is needed

@@ -2,8 +2,6 @@
 
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Uuid
 
-__all__ = ["idempotency_keys", "items", "metadata"]
-
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
