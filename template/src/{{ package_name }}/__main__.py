@@ -25,8 +25,6 @@ from .stores import COMMANDS
 
 logger = structlog.get_logger(f"{__package__}.server")
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 class _Server(uvicorn.Server):
     """A uvicorn server that marks the service not-ready the moment a stop signal arrives."""
@@ -38,15 +36,11 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        """Like uvicorn's: SIGTERM/SIGINT stop the server, and the old handlers come back after.
-
-        Unlike uvicorn's, the signal is not raised again once the server has drained (exit
-        status 143): a clean, drained stop is a success for the orchestrator, so it exits 0.
-        """
+        """Like uvicorn's, but a drained stop exits 0 (the signal is not raised again: no 143)."""
         if threading.current_thread() is not threading.main_thread():
             yield  # signals reach the main thread only
             return
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        previous = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
@@ -54,15 +48,11 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # This runs as a signal handler, possibly in the middle of a log write on this very
-        # thread: logging here would deadlock on the writer's lock. Hand the work to the loop.
+        # A signal handler, maybe mid log write on this thread: logging here could deadlock.
         if not self._lifecycle.shutting_down:
             self._lifecycle.begin_shutdown()
-            try:
+            with contextlib.suppress(RuntimeError):  # no running loop yet: just stop
                 loop = asyncio.get_running_loop()
-            except RuntimeError:  # signal before the loop started: just stop
-                loop = None
-            if loop is not None:
                 loop.call_soon_threadsafe(self._announce_stop, sig)
                 if self._delay > 0:
                     # Keep serving (readiness at 503) so load balancers stop routing here first.
@@ -82,16 +72,11 @@ def serve() -> int:
     except ValidationError as exc:  # say which settings are wrong, never their values
         configure_logging("INFO", "json")
         problems = exc.errors(include_url=False, include_input=False, include_context=False)
-        logger.error(
-            "settings.invalid",
-            errors=[
-                {"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in problems
-            ],
-        )
+        errors = [{"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in problems]
+        logger.error("settings.invalid", errors=errors)
         return 2
     configure_logging(settings.log_level, settings.log_format, cache_loggers=True)
-    # First, so that a refusal (e.g. the production guard on stores) is the only line logged;
-    # the app's tracer is a proxy that follows the provider installed just after.
+    # First, so that a store refusal is the only line logged (the tracer proxy follows later).
     app = create_app(settings)
     try:
         provider = configure_tracing(
@@ -117,10 +102,8 @@ def serve() -> int:
         lifespan="on",
     )
     server = _Server(config, app.state.lifecycle, settings.shutdown_delay)
-    # What start-up built lives as long as the process: out of the collector's view (gc.freeze),
-    # and the youngest generation collected after 10,000 net allocations, not 700. Without it,
-    # tests/test_shutdown.py's drain under load missed its 5 s bound by 0.4-1.6 s on a loaded
-    # 2-core host (passing with it); see bench/http_overhead.py for the throughput side.
+    # Start-up objects live as long as the process: frozen, and gen-0 collected every 10,000
+    # allocations, not 700 (without it the drain-under-load shutdown test misses its bound).
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, *gc.get_threshold()[1:])

@@ -34,11 +34,7 @@ PROBE_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
 
 
 def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None = None) -> FastAPI:
-    """Build the FastAPI application for the given settings (read from the environment if None).
-
-    Spans go to ``tracer``, by default the global provider's (set up by ``configure_tracing``
-    at process start); with ``OTEL_SDK_DISABLED=true`` no spans are made.
-    """
+    """Build the app for ``settings`` (from the environment if None); spans go to ``tracer``."""
     settings = settings or get_settings()
     check_stores(settings)
     registry = HealthRegistry(default_timeout=settings.readiness_check_timeout)
@@ -56,7 +52,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_stores(settings, registry, app.state):
-            # The message broker's metrics (when a broker is configured) join /metrics.
+            # The broker's metrics (if any) join /metrics.
             bus = getattr(getattr(app.state, "messaging", None), "bus", None)
             if bus is not None:
                 http_metrics.extra_registries.append(bus.registry)
@@ -88,12 +84,10 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         lifespan=lifespan,
         # Every route, however registered, refuses a repeated scalar query parameter.
         dependencies=[Depends(refuse_repeated_query_parameters)],
-        # FastAPI's own OpenTelemetry layer is off: the edge middleware makes the one server
-        # span per request (with both, every request would be traced twice).
+        # Off: the edge middleware makes the one server span per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # The one place for the app's state: what is built here, and what the lifespan opens
-    # (``items``, ``idempotency``; see stores.py).
+    # The app's state: built here, plus what the lifespan opens (stores.py).
     app.state.settings = settings
     app.state.health = registry
     app.state.lifecycle = Lifecycle()

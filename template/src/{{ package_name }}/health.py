@@ -1,9 +1,4 @@
-"""Readiness checks: one registry that every dependency's check is registered with.
-
-A check is an async callable that returns on success (optionally a mapping, reported as its
-``detail``), raises ``CheckWarning`` for a degraded dependency that must not fail readiness,
-and raises anything else on failure. All checks run concurrently, each under its own timeout.
-"""
+"""Readiness checks: async callables returning an optional detail, or raising to warn/fail."""
 
 import asyncio
 import time

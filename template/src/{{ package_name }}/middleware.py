@@ -1,8 +1,4 @@
-"""Pure-ASGI request context: request id, access log line, last-resort error handling.
-
-Kept as raw ASGI (not ``BaseHTTPMiddleware``) because it wraps every request and must stay
-cheap; it never buffers bodies.
-"""
+"""Pure-ASGI request context (cheap, never buffers a body): request id, access line, crashes."""
 
 import contextvars
 import re
@@ -31,13 +27,7 @@ logger = structlog.get_logger(__name__)
 
 
 def _bound_variable(key: str) -> ContextVar[Any]:
-    """The context variable that ``structlog.contextvars.bind_contextvars(key=...)`` sets.
-
-    Found by binding a marker in a scratch context rather than assumed from structlog's
-    internals. Setting and resetting it is what ``bind_contextvars`` and ``reset_contextvars``
-    do for one key, at a sixth of their cost (12.5k instructions a request under callgrind,
-    against 2k), and every log line inside the request still carries the value.
-    """
+    """The variable ``bind_contextvars(key=...)`` sets (found by binding a marker): 1/6 the cost."""
     marker = object()
 
     def bind_and_find() -> ContextVar[Any] | None:
@@ -57,14 +47,7 @@ _CRASH_DETAIL = "The server could not complete the request; quote the request_id
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hex digits, 128 random bits.
-
-    Drawn from ``random``, not ``secrets``: a request id names a request in logs and error
-    reports and grants nothing, so it need not be unpredictable, and ``secrets.token_hex`` asks
-    the kernel for bytes on every request (a system call; 0.61 us against 0.14 us, timeit). The
-    OpenTelemetry SDK draws trace ids the same way. ``random`` is reseeded in a forked child,
-    so worker processes do not repeat each other's ids.
-    """
+    """A fresh request id, 128 random bits; ``random``, not ``secrets``: it grants nothing."""
     return getrandbits(128).to_bytes(16, "big").hex()  # nosec B311
 
 
@@ -101,17 +84,7 @@ def security_headers(hsts_max_age: int) -> list[tuple[bytes, bytes]]:
 
 
 class RequestContextMiddleware:
-    """The service's one edge middleware: request id, server span, metrics, access line.
-
-    It also adds the security headers to every response and enforces the size caps: headers
-    over ``max_header_bytes`` get a 431, bodies over ``max_body_bytes`` a 413, before a handler
-    buffers them (a declared Content-Length is checked up front, a streamed body as it arrives).
-
-    Doing all four in a single pure-ASGI layer keeps the per-request cost low (each extra
-    middleware layer adds a coroutine and a ``send`` wrapper to every message). It also turns
-    a crash into a problem+json 500. Requests to ``probe_paths`` (health, metrics) are not
-    traced or counted, and are logged only when they fail.
-    """
+    """The one edge layer: request id, span, metrics, access line, security headers, limits."""
 
     def __init__(
         self,
@@ -138,20 +111,11 @@ class RequestContextMiddleware:
     def _with_headers(
         self, headers: Iterable[tuple[bytes, bytes]], request_id: str
     ) -> list[tuple[bytes, bytes]]:
-        """A response's headers plus the request id and the security headers it lacks.
-
-        A handler that set a security header itself keeps its value. The names are checked
-        one by one and the set of present names is built only when one matches, which most
-        responses never need (about half a microsecond a response saved).
-        """
-        listed = list(headers)
-        own = (b"x-request-id", request_id.encode())
-        names = self._security_names
-        for name, _ in listed:
-            if name.lower() in names:
-                present = {name.lower() for name, _ in listed}
-                return [*listed, own, *(h for h in self.response_headers if h[0] not in present)]
-        listed.append(own)
+        """A response's headers plus the request id and the security headers it lacks."""
+        listed = [*headers, (b"x-request-id", request_id.encode())]
+        if any(name.lower() in self._security_names for name, _ in listed):  # a handler's own
+            present = {name.lower() for name, _ in listed}
+            return [*listed, *(h for h in self.response_headers if h[0] not in present)]
         listed.extend(self.response_headers)
         return listed
 
@@ -214,19 +178,16 @@ class RequestContextMiddleware:
         try:
             if refusal is not None:
                 status = refusal[0]
-                await problem_response(*refusal, request_id=request_id)(
-                    scope, receive, send_with_id
-                )
+                refused = problem_response(*refusal, request_id=request_id)
+                await refused(scope, receive, send_with_id)
             else:
                 await self.app(scope, receive, send_with_id)
         except BodyRefusedError as exc:
             if response_started:
                 raise
             status = exc.status_code
-            refused = problem_response(
-                status, exc.detail, request_id=request_id, headers=exc.headers
-            )
-            await refused(scope, receive, send_with_id)
+            reply = problem_response(status, exc.detail, request_id=request_id, headers=exc.headers)
+            await reply(scope, receive, send_with_id)
         except Exception:
             crashed = True
             logger.exception(

@@ -1,14 +1,4 @@
-"""uvicorn's HTTP/1.1 protocol, with the edge cases a hostile network finds closed.
-
-uvicorn refuses bytes that are not valid HTTP/1.1 (a NUL in a header, a lying
-``Content-Length``, a TLS hello on the plain port) itself, with a plain-text 400: this subclass
-sends it as problem+json with a request id and the security headers, like every other error.
-It also times out what uvicorn waits for without limit: headers sent slowly (a 408 after
-``header_timeout``) and a connection that never sends a request (closed after the keep-alive
-timeout, which uvicorn arms only after a response). On shutdown, an idle connection is read
-for ``DRAIN_GRACE`` seconds before it is closed, so that a request already in its socket is
-served (with ``Connection: close``) rather than reset.
-"""
+"""uvicorn's HTTP/1.1 protocol: problem+json 400s, header and idle timeouts, a gentle drain."""
 
 from asyncio import TimerHandle, Transport
 

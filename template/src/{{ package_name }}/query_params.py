@@ -1,9 +1,4 @@
-"""One value per scalar query parameter: ``?offset=1&offset=7`` is refused, not half-read.
-
-FastAPI hands a scalar parameter its last value, so ``?limit=1&limit=100`` quietly means 100.
-``create_app`` makes this an app-wide dependency, so every route, however registered, answers
-a repeated scalar with a problem+json 422 naming it. List parameters may repeat.
-"""
+"""One value per scalar query parameter: ``?limit=1&limit=100`` is a 422, not quietly 100."""
 
 import collections.abc
 import types
@@ -55,10 +50,7 @@ def single_value_names(route: APIRoute) -> frozenset[str]:
 
 
 async def refuse_repeated_query_parameters(request: Request) -> None:
-    """Raise a 422 when a scalar query parameter of the matched route is given more than once.
-
-    Only a request that repeats some name pays for looking at the route's parameters.
-    """
+    """Raise a 422 when a scalar query parameter of the matched route is given more than once."""
     params = request.query_params
     route = request.scope.get("route")
     if len(params.multi_items()) == len(params) or not isinstance(route, APIRoute):

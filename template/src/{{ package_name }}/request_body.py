@@ -1,9 +1,4 @@
-"""Limits on a request body as it is read: size, pace, and one value per JSON key.
-
-The edge middleware wraps ``receive`` with ``guarded`` for every request that may carry a body.
-Refusals are raised as ``BodyRefusedError`` from inside ``receive``, so whoever reads the body
-(FastAPI's parsing, or the idempotency middleware) stops there and the client gets a problem.
-"""
+"""Limits on a request body as it is read (size, pace, one value per JSON key), in ``receive``."""
 
 import asyncio
 import contextlib
@@ -24,12 +19,7 @@ def too_large(limit: int) -> str:
 
 
 class BodyRefusedError(HTTPException):
-    """A request body refused while it is read: too large, too slow, or a repeated JSON key.
-
-    An ``HTTPException`` so that FastAPI's body parsing lets it through (it turns any other
-    error into a 400) and the problem handler renders it; the edge renders it when a
-    middleware (idempotency) was the reader.
-    """
+    """A body refused as it is read; an ``HTTPException`` so FastAPI's parsing lets it through."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -45,12 +35,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def guarded(
     receive: Receive, limit: int, json_body: bool, timeouts: tuple[float, float]
 ) -> Receive:
-    """``receive`` that refuses a body too large, too slow, or a JSON one repeating a key.
-
-    Over ``limit`` bytes: 413. Not all there after ``timeouts[0]`` seconds, or ``timeouts[1]``
-    seconds without a chunk: 408, and the connection closes. If ``json_body``, a document that
-    repeats an object key anywhere (parsers differ on which value wins): 422 naming the key.
-    """
+    """``receive`` refusing a body too large (413), too slow (408) or repeating a JSON key (422)."""
     received = 0
     parts: list[bytes] = []
     clock = asyncio.get_running_loop().time

@@ -1,13 +1,4 @@
-"""Idempotency-Key (IETF httpapi draft) for POST and PATCH, as pure ASGI.
-
-A request with an ``Idempotency-Key`` runs once per client and key. A retry with the same
-payload gets the stored response again (marked ``Idempotent-Replayed: true``); a retry while the
-first is still running gets 409; the same key with another payload gets 422; a route whose policy
-is ``required`` answers 400 when the key is missing. The body is buffered to fingerprint it, so
-bodies over a size cap are refused with 413 before they are read. Responses with status 5xx are
-not kept: the lock is dropped and the client may retry. A store that fails gets a 503, and the
-locks it may have kept are released once it answers, so the retry it invites runs then.
-"""
+"""Idempotency-Key (IETF httpapi draft) for POST and PATCH: each keyed request runs once."""
 
 import hashlib
 import re
@@ -37,10 +28,7 @@ _PROBLEMS = {
     ),
     "too_large": (413, "Request bodies of keyed requests are limited to {max_body} bytes."),
     "mismatch": (422, "This Idempotency-Key was used with a different request payload."),
-    "in_flight": (
-        409,
-        "A request with this Idempotency-Key is still being processed; retry later.",
-    ),
+    "in_flight": (409, "A request with this Idempotency-Key is still in progress; retry later."),
     "unavailable": (503, "The idempotency store is unavailable; retry later with the same key."),
 }
 
@@ -141,8 +129,7 @@ class IdempotencyMiddleware:
                 storage_key, fingerprint, token=token, lock_ttl=self._lock_ttl
             )
         except Exception as exc:  # an outage of the store degrades the request, never a 500
-            # The lock may be written all the same (the answer was lost, not the request):
-            # release it once the store answers again, so the client's retry can run.
+            # The lock may be written all the same: release it once the store answers again.
             self._unconfirmed[storage_key, token] = None
             if len(self._unconfirmed) > MAX_UNCONFIRMED:  # the oldest expire after lock_ttl
                 del self._unconfirmed[next(iter(self._unconfirmed))]
@@ -198,8 +185,7 @@ class IdempotencyMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False) and status < 500:
-                    # Keep the response before the client sees its end, so that a retry sent
-                    # after the answer arrived is always a replay, never a 409.
+                    # Kept before the client sees its end: a later retry is a replay, never 409.
                     response = StoredResponse(status, headers, b"".join(chunks))
                     settled = await _quietly(store.complete(key, token, response, ttl=self._ttl))
             await send(message)

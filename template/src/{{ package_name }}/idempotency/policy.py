@@ -13,10 +13,7 @@ _KEY = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e][\x20\x21\x23-\x5b\x5d-\x7e]*$")
 
 
 def idempotency(policy: Policy) -> dict[str, Any]:
-    """``openapi_extra`` for a route: its Idempotency-Key policy, documented in OpenAPI.
-
-    ``@router.post("/orders", openapi_extra=idempotency("required"))``
-    """
+    """``openapi_extra`` for a route's Idempotency-Key policy: ``idempotency("required")``."""
     extra: dict[str, Any] = {POLICY_EXTENSION: policy}
     if policy != "off":
         extra["parameters"] = [

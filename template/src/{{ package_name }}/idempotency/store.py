@@ -1,10 +1,4 @@
-"""What an idempotency store does, the records it keeps, and the in-memory store.
-
-``begin`` atomically locks the key under the caller's token (the caller runs the request, then
-calls ``complete`` or ``release`` with it) or says what is there: a request in flight, another
-fingerprint, or the response to replay. The caller draws the token first, so that a lock whose
-``begin`` lost its answer (a stalled store) can still be released: only its token removes it.
-"""
+"""The idempotency store protocol (a lock's token is drawn before ``begin``), and memory store."""
 
 import base64
 import time
@@ -27,11 +21,8 @@ class StoredResponse:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (the body base64-encoded)."""
-        return {
-            "status": self.status,
-            "headers": self.headers,
-            "body": base64.b64encode(self.body).decode(),
-        }
+        body = base64.b64encode(self.body).decode()
+        return {"status": self.status, "headers": self.headers, "body": body}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StoredResponse":
