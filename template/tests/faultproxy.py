@@ -5,7 +5,6 @@ import contextlib
 import socket
 import struct
 import threading
-from types import TracebackType
 from typing import Literal
 
 __all__ = ["FaultProxy", "free_port"]
@@ -55,12 +54,7 @@ class FaultProxy:
         self.restore()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.cut()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
