@@ -67,11 +67,23 @@ def test_bandit_finds_nothing(projects: dict[str, Path], option_set: str) -> Non
 
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
-def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str) -> None:
-    """The project's own pytest suite passes."""
-    result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], projects[option_set])
+def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str, tmp_path: Path) -> None:
+    """The project's own pytest suite passes, and never touches the developer's own .env database."""
+    project = projects[option_set]
+    package = {**BASE_ANSWERS, **OPTION_SETS[option_set]}["package_name"]
+    prefix = package.upper() + "_"
+    owned = tmp_path / "developer.sqlite3"  # the database the developer's .env points at
+    (project / ".env").write_text(f"{prefix}SQLITE_PATH={owned}\n{prefix}REDIS_KEY_PREFIX=developer:\n")
+    before = {path.name for path in project.iterdir()}
+    try:
+        result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    finally:
+        (project / ".env").unlink()
     assert " passed" in result.stdout
     assert " failed" not in result.stdout
+    assert not owned.exists(), "a test wrote to the database the project's .env names"
+    created = {path.name for path in project.iterdir()} - before
+    assert not {name for name in created if name.endswith((".sqlite3", ".db"))}, created
 
 
 def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[str, Path], tmp_path: Path) -> None:
