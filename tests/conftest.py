@@ -144,3 +144,17 @@ def _template(copier_template: Path) -> Path:
 def copier_template_paths() -> list[str]:
     """Copy only the template itself (not .git, venvs or caches) into pytest-copier's repo."""
     return ["copier.yml", "extensions", "template"]
+
+
+@pytest.fixture(scope="session", name="rendered")
+def _rendered(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every option set rendered once (no tasks), shared by the read-only artifact tests."""
+    return {
+        name: render(template, tmp_path_factory.mktemp(name) / "project", **answers)
+        for name, answers in OPTION_SETS.items()
+    }
+
+
+def answers_of(option_set: str) -> dict[str, Any]:
+    """The full answers of an option set: the baseline plus its overrides."""
+    return {**BASE_ANSWERS, **OPTION_SETS[option_set]}

@@ -13,7 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, OPTION_SETS, render
+from conftest import OPTION_SETS, answers_of
 
 KUBERNETES_VERSION = "1.37.0"  # the newest schema set kubernetes-validate ships
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -24,18 +24,6 @@ YAMLLINT_CONFIG = (
 MANIFESTS = ("configmap.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml")
 # Custom resources in the base: not built-in kinds, so tests/test_fleet.py checks them (CRD schema).
 CUSTOM_RESOURCES = ("prometheusrule.yaml",)
-
-
-@pytest.fixture(scope="module", name="rendered")
-def _rendered(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {
-        name: render(template, tmp_path_factory.mktemp(name) / "project", **answers)
-        for name, answers in OPTION_SETS.items()
-    }
-
-
-def answers_of(option_set: str) -> dict[str, Any]:
-    return {**BASE_ANSWERS, **OPTION_SETS[option_set]}
 
 
 def tool(name: str) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, OPTION_SETS, render
+from conftest import OPTION_SETS, answers_of
 
 # Each backing service: the URL scheme that reaches it and the port its image listens on.
 BACKING = {
@@ -20,18 +20,6 @@ BACKING = {
     "rabbitmq": ({"amqp"}, 5672),
     "nats": ({"nats"}, 4222),
 }
-
-
-@pytest.fixture(scope="module", name="rendered")
-def _rendered(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {
-        name: render(template, tmp_path_factory.mktemp(name) / "project", **answers)
-        for name, answers in OPTION_SETS.items()
-    }
-
-
-def answers_of(option_set: str) -> dict[str, Any]:
-    return {**BASE_ANSWERS, **OPTION_SETS[option_set]}
 
 
 def chosen_backing(answers: dict[str, Any]) -> set[str]:

@@ -23,9 +23,9 @@ import jsonschema
 import pytest
 import yaml
 from conftest import (
-    BASE_ANSWERS,
     OPTION_SETS,
     REPO,
+    answers_of,
     clean_env,
     free_port,
     render,
@@ -38,18 +38,6 @@ from test_artifacts import YAMLLINT_CONFIG, check, tool
 SCHEMAS = Path(__file__).parent / "schemas"
 GIT = ["git", "-c", "user.name=Release", "-c", "user.email=release@example.com", "-c", "commit.gpgsign=false"]
 BROKER_SERVICES = {"rabbitmq": "rabbitmq", "redis": "redis", "nats": "nats"}
-
-
-@pytest.fixture(scope="module", name="rendered")
-def _rendered(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {
-        name: render(template, tmp_path_factory.mktemp(name) / "project", **answers)
-        for name, answers in OPTION_SETS.items()
-    }
-
-
-def answers_of(option_set: str) -> dict[str, Any]:
-    return {**BASE_ANSWERS, **OPTION_SETS[option_set]}
 
 
 @pytest.fixture(scope="session", name="npm_bin")
