@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, *, tracer: trace.Tracer | None 
         )
     app.add_middleware(
         IdempotencyMiddleware,
-        openapi=app.openapi,
+        router=app.router,
         default_policy=settings.idempotency_default_policy,
         client_header=settings.idempotency_client_header,
         ttl=settings.idempotency_ttl,

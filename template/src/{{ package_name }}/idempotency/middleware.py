@@ -2,10 +2,10 @@
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
 
 import structlog
+from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..problems import problem_response
@@ -46,7 +46,7 @@ class IdempotencyMiddleware:
         self,
         app: ASGIApp,
         *,
-        openapi: Callable[[], dict[str, Any]],
+        router: Router,
         default_policy: Policy = "optional",
         client_header: str = "authorization",
         ttl: float = 86400.0,
@@ -54,7 +54,7 @@ class IdempotencyMiddleware:
         max_body: int = 1_048_576,
     ) -> None:
         self.app = app
-        self._openapi = openapi
+        self._router = router
         self._default_policy = default_policy
         self._client_header = client_header.lower().encode("latin-1")
         self._ttl = ttl
@@ -65,16 +65,16 @@ class IdempotencyMiddleware:
 
     def _policy(self, method: str, path: str) -> Policy:
         if self._table is None:
-            self._table = policy_table(self._openapi(), self._default_policy)
-        documented_path = False
+            self._table = policy_table(self._router.routes, self._default_policy)
+        known_path = False
         for regex, methods, policy in self._table:
             if regex.match(path):
                 if method in methods:
                     return policy
-                documented_path = True
-        if documented_path:  # a method the path lacks: the router answers 405, nothing to replay
+                known_path = True
+        if known_path:  # a method the path lacks: the router answers 405, nothing to replay
             return "off"
-        return self._default_policy  # a route left out of the schema
+        return self._default_policy  # no route of this app (a mounted app, say)
 
     def _client(self, scope: Scope) -> str:
         subject: object = scope.get("state", {}).get("auth_subject")
