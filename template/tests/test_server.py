@@ -10,6 +10,8 @@ import pytest
 
 from .service_process import SHUTDOWN_TIMEOUT, running_service
 
+pytestmark = pytest.mark.slow  # the service as a real process
+
 
 @pytest.fixture(name="server")
 def _server() -> Iterator[tuple[subprocess.Popen[str], str]]:
