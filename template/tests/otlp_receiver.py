@@ -11,6 +11,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 class Receiver(ThreadingHTTPServer):
     """Answers every POST with ``status`` (200 unless a test changes it)."""
 
+    daemon_threads = True  # closing does not wait for an exporter's idle keep-alive connection
+    block_on_close = False
+
     def __init__(self) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
         self.paths: list[str] = []
@@ -45,7 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
 def receiving() -> Iterator[Receiver]:
     """A receiver serving on a thread for the duration of the block."""
     receiver = Receiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield receiver
