@@ -39,6 +39,10 @@ BASE_ANSWERS: dict[str, Any] = {
     "broker": "none",
 }
 
+# A generated project's pytest, every tier: its default run leaves out the tests marked slow
+# (real processes, fuzzing, shutdown under load, replicas, outages); the template runs them all.
+GENERATED_PYTEST = ["pytest", "-q", "-p", "no:cacheprovider", "-m", "slow or not slow"]
+
 # Option sets rendered in every tier; together they cover every value of every choice.
 OPTION_SETS: dict[str, dict[str, Any]] = {
     "default": {},

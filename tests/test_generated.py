@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import (
     BASE_ANSWERS,
+    GENERATED_PYTEST,
     OPTION_SETS,
     clean_env,
     free_port,
@@ -76,7 +77,7 @@ def test_generated_test_suite_passes(projects: dict[str, Path], option_set: str,
     (project / ".env").write_text(f"{prefix}SQLITE_PATH={owned}\n{prefix}REDIS_KEY_PREFIX=developer:\n")
     before = {path.name for path in project.iterdir()}
     try:
-        result = run([uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], project)
+        result = run([uv_bin(), "run", "--no-sync", *GENERATED_PYTEST], project)
     finally:
         (project / ".env").unlink()
     assert " passed" in result.stdout

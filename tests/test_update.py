@@ -21,7 +21,15 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, OPTION_SETS, REPO, clean_env, run, uv_bin
+from conftest import (
+    BASE_ANSWERS,
+    GENERATED_PYTEST,
+    OPTION_SETS,
+    REPO,
+    clean_env,
+    run,
+    uv_bin,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.update]
 
@@ -524,10 +532,7 @@ def full_suite(project: Path) -> None:
     run([uv_bin(), "run", "--no-sync", "ruff", "check", "."], project)
     run([uv_bin(), "run", "--no-sync", "ruff", "format", "--check", "."], project)
     run([uv_bin(), "run", "--no-sync", "mypy", "--strict"], project)
-    result = run(
-        [uv_bin(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"],
-        project,
-    )
+    result = run([uv_bin(), "run", "--no-sync", *GENERATED_PYTEST], project)
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 

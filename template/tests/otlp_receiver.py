@@ -6,10 +6,14 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 
 class Receiver(ThreadingHTTPServer):
     """Answers every POST with ``status`` (200 unless a test changes it)."""
+
+    daemon_threads = True  # closing does not wait for an exporter's idle keep-alive connection
+    block_on_close = False
 
     def __init__(self) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
@@ -21,6 +25,16 @@ class Receiver(ThreadingHTTPServer):
     def endpoint(self) -> str:
         """Base URL to give OTEL_EXPORTER_OTLP_ENDPOINT."""
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def spans(self) -> list[tuple[dict[str, str], Span]]:
+        """Every span received, with its resource's attributes."""
+        return [
+            ({kv.key: kv.value.string_value for kv in spans.resource.attributes}, span)
+            for request in self.requests
+            for spans in request.resource_spans
+            for scope in spans.scope_spans
+            for span in scope.spans
+        ]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
 def receiving() -> Iterator[Receiver]:
     """A receiver serving on a thread for the duration of the block."""
     receiver = Receiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield receiver

@@ -201,6 +201,7 @@ def test_record_appends_and_marks_a_restore(
     ]
 
 
+@pytest.mark.slow
 def test_ci_script_keeps_the_log_on_its_own_branch(tmp_path: Path) -> None:
     """scripts/record-deployment appends to the log branch of a remote, creating it first."""
     uv, bash = os.environ.get("UV") or shutil.which("uv"), shutil.which("bash")
