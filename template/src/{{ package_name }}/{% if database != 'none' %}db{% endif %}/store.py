@@ -3,11 +3,13 @@
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import State
 
 from ..health import HealthRegistry
+from ..idempotency.sql_store import SqlIdempotencyStore
 from ..settings import Settings
 from .engine import create_engine, database_url, is_embedded, ping
+from .items import SqlItemRepository
 
 
 def _migrate() -> int:
@@ -16,19 +18,24 @@ def _migrate() -> int:
     return main()
 
 
-DATABASE_COMMANDS: dict[str, Callable[[], int]] = {"migrate": _migrate}
+COMMANDS: dict[str, Callable[[], int]] = {"migrate": _migrate}
 
 
-def database_refusals(settings: Settings) -> list[str]:
+def idempotency_store(settings: Settings) -> str:
+    """The database can always keep idempotency keys."""
+    return "database"
+
+
+def refusals(settings: Settings) -> list[str]:
     """What production cannot run on."""
-    if is_embedded(database_url(settings)):
+    if settings.app_env == "production" and is_embedded(database_url(settings)):
         return ["the database is an embedded SQLite file (set DATABASE_URL to PostgreSQL)"]
     return []
 
 
-async def open_database(
-    settings: Settings, stack: AsyncExitStack, registry: HealthRegistry
-) -> AsyncEngine:
+async def open_store(
+    settings: Settings, stack: AsyncExitStack, registry: HealthRegistry, state: State
+) -> None:
     """The engine, disposed of by ``stack``; an embedded database migrates itself first."""
     engine = create_engine(settings)
     stack.push_async_callback(engine.dispose)
@@ -37,4 +44,6 @@ async def open_database(
 
         await upgrade(engine)
     registry.register("database", lambda: ping(engine))
-    return engine
+    state.engine, state.items = engine, SqlItemRepository(engine)
+    if state.idempotency_backend == "database":
+        state.idempotency = SqlIdempotencyStore(engine)
