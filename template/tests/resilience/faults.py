@@ -18,9 +18,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def token_reply(token: str, expires_in: float = 3600, token_type: str = "Bearer") -> Reply:
+def token_reply(token: str, expires_in: float = 3600, scheme: str = "Bearer") -> Reply:
     """A token endpoint's answer (RFC 6749 5.1)."""
-    answer = {"access_token": token, "token_type": token_type, "expires_in": expires_in}
+    answer = {"access_token": token, "token_type": scheme, "expires_in": expires_in}
     return Reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
 

@@ -31,8 +31,7 @@ class _ServerError(Exception):
 
 
 def _is_upstream_failure(exc: BaseException) -> bool:
-    """What the breaker counts: timeouts, connection failures, 5xx answers (not 4xx/429), and
-    a token endpoint that gives no token (``UpstreamError``)."""
+    """What the breaker counts: timeouts, connection failures, 5xx (not 4xx/429), no token."""
     if isinstance(exc, RetryableStatusError):
         return exc.response.status_code >= 500
     return isinstance(exc, (_ServerError, UpstreamError, *TRANSIENT))
@@ -100,7 +99,7 @@ class Upstream:
         timeout = httpx.Timeout(
             config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
         )
-        auth = None if config.token is None else ClientCredentialsAuth(name, config.token, timeout)
+        auth = None if config.token is None else ClientCredentialsAuth(self.name, config.token, timeout)
         self._client = httpx.AsyncClient(
             base_url=config.base_url, timeout=timeout, auth=auth, follow_redirects=False
         )

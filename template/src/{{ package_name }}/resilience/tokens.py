@@ -87,9 +87,9 @@ class ClientCredentialsAuth(httpx.Auth):
             headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
         else:
             form |= {"client_id": credentials.client_id, "client_secret": secret}
+        extensions = {"timeout": self._timeout}  # the upstream's (requests built here have none)
         return httpx.Request(
-            "POST", credentials.token_url, data=form, headers=headers,
-            extensions={"timeout": self._timeout},
+            "POST", credentials.token_url, data=form, headers=headers, extensions=extensions
         )
 
     def _keep(self, response: httpx.Response) -> str:

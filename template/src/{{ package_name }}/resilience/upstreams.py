@@ -36,8 +36,8 @@ class Upstreams:
                 settings.upstream_stock_scopes,
                 settings.upstream_stock_client_auth,
             )
-        config = UpstreamConfig.from_settings(settings, "stock", url, required=required, token=token)
-        return cls([config])
+        stock = UpstreamConfig.from_settings(settings, "stock", url, required=required, token=token)
+        return cls([stock])
 
     def open(self) -> None:
         """Create a client (connection pool and breaker) for each configured upstream."""
