@@ -99,7 +99,7 @@ class Upstream:
         timeout = httpx.Timeout(
             config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
         )
-        auth = None if config.token is None else ClientCredentialsAuth(self.name, config.token, timeout)
+        auth = config.token and ClientCredentialsAuth(self.name, config.token, timeout)
         self._client = httpx.AsyncClient(
             base_url=config.base_url, timeout=timeout, auth=auth, follow_redirects=False
         )
