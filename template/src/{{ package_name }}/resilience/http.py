@@ -99,7 +99,8 @@ class Upstream:
         timeout = httpx.Timeout(
             config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
         )
-        auth = config.token and ClientCredentialsAuth(self.name, config.token, timeout)
+        token = config.token
+        auth = None if token is None else ClientCredentialsAuth(self.name, token, timeout)
         self._client = httpx.AsyncClient(
             base_url=config.base_url, timeout=timeout, auth=auth, follow_redirects=False
         )
