@@ -46,8 +46,6 @@ class _TokenAnswer(BaseModel):
 class ClientCredentialsAuth(httpx.Auth):
     """Sends ``Authorization: Bearer``: one token request at a time, one renewal on a 401."""
 
-    requires_response_body = True
-
     def __init__(self, upstream: str, credentials: ClientCredentials, timeout: httpx.Timeout):
         self._upstream = upstream
         self._credentials = credentials
@@ -68,7 +66,8 @@ class ClientCredentialsAuth(httpx.Auth):
             async with self._lock:  # single flight: waiters find the token the first one got
                 token = self._token
                 if token is None or token == refused or time.monotonic() >= self._expires_at:
-                    token = self._keep((yield self._token_request()))
+                    answer = yield self._token_request()
+                    token = self._keep(await answer.aread(), answer.status_code)
             request.headers["Authorization"] = f"Bearer {token}"
             response = yield request
             if response.status_code != httpx.codes.UNAUTHORIZED:
@@ -92,14 +91,13 @@ class ClientCredentialsAuth(httpx.Auth):
             "POST", credentials.token_url, data=form, headers=headers, extensions=extensions
         )
 
-    def _keep(self, response: httpx.Response) -> str:
+    def _keep(self, body: bytes, status: int) -> str:
         """The token from the endpoint's answer, cached; else the upstream is unavailable."""
         answer = None
-        if response.status_code == httpx.codes.OK:
+        if status == httpx.codes.OK:
             with contextlib.suppress(ValidationError):  # its message would show the answer
-                answer = _TokenAnswer.model_validate_json(response.content)
+                answer = _TokenAnswer.model_validate_json(body)
         if answer is None or answer.token_type.lower() != "bearer":
-            status = response.status_code
             problem = "sent no Bearer token" if status == httpx.codes.OK else f"answered {status}"
             raise UpstreamUnavailableError(self._upstream, f"token endpoint {problem}")
         lifetime = float("inf") if answer.expires_in is None else answer.expires_in
