@@ -1,11 +1,12 @@
 """A scripted HTTP/1.1 upstream on loopback that records what it received."""
 
 import asyncio
+import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["Reply", "ScriptedUpstream", "Seen"]
+__all__ = ["Reply", "ScriptedUpstream", "Seen", "token_reply"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def token_reply(token: str, expires_in: float = 3600, scheme: str = "Bearer") -> Reply:
+    """A token endpoint's answer (RFC 6749 5.1)."""
+    answer = {"access_token": token, "token_type": scheme, "expires_in": expires_in}
+    return Reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+
+
 @dataclass(frozen=True)
 class Seen:
     """One request as the upstream received it."""
@@ -25,6 +32,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    body: bytes = b""
 
 
 class ScriptedUpstream:
@@ -76,8 +84,8 @@ class ScriptedUpstream:
             while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
-            await reader.readexactly(int(headers.get("content-length", "0")))
-            self.seen.append(Seen(method, path, headers, time.monotonic()))
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.seen.append(Seen(method, path, headers, time.monotonic(), body))
             reply = self.script.popleft() if self.script else self.default
             head = [f"HTTP/1.1 {reply.status} X", f"Content-Length: {len(reply.body)}"]
             head += [f"{name}: {value}" for name, value in reply.headers.items()]

@@ -15,6 +15,7 @@ from ..settings import Settings
 from .breaker import Breaker, BreakerOpenError
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from .retry import RETRYABLE_STATUSES, TRANSIENT, RetryableStatusError, RetryPolicy, is_retry_safe
+from .tokens import ClientCredentials, ClientCredentialsAuth
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Attempts end this much before the deadline, so the attempt (which the breaker counts) times out.
@@ -30,10 +31,10 @@ class _ServerError(Exception):
 
 
 def _is_upstream_failure(exc: BaseException) -> bool:
-    """What the breaker counts: timeouts, connection failures and 5xx answers (not 4xx/429)."""
+    """What the breaker counts: timeouts, connection failures, 5xx (not 4xx/429), no token."""
     if isinstance(exc, RetryableStatusError):
         return exc.response.status_code >= 500
-    return isinstance(exc, (_ServerError, *TRANSIENT))
+    return isinstance(exc, (_ServerError, UpstreamError, *TRANSIENT))
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,17 @@ class UpstreamConfig:
     failure_threshold: int = 5
     reset_timeout: float = 30.0
     required: bool = False
+    token: ClientCredentials | None = None  # OAuth2 client credentials; None: no token
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, name: str, base_url: str, *, required: bool = False
+        cls,
+        settings: Settings,
+        name: str,
+        base_url: str,
+        *,
+        required: bool = False,
+        token: ClientCredentials | None = None,
     ) -> "UpstreamConfig":
         """The service-wide timeouts, retry and breaker settings applied to one upstream."""
         return cls(
@@ -72,6 +80,7 @@ class UpstreamConfig:
             failure_threshold=settings.breaker_failure_threshold,
             reset_timeout=settings.breaker_reset_timeout,
             required=required,
+            token=token,
         )
 
 
@@ -87,12 +96,13 @@ class Upstream:
             reset_timeout=config.reset_timeout,
             is_failure=_is_upstream_failure,
         )
+        timeout = httpx.Timeout(
+            config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
+        )
+        token = config.token
+        auth = None if token is None else ClientCredentialsAuth(self.name, token, timeout)
         self._client = httpx.AsyncClient(
-            base_url=config.base_url,
-            timeout=httpx.Timeout(
-                config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
-            ),
-            follow_redirects=False,
+            base_url=config.base_url, timeout=timeout, auth=auth, follow_redirects=False
         )
         instrument_httpx_client(self._client)  # client spans, traceparent to the upstream
 

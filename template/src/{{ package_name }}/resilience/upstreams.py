@@ -22,9 +22,22 @@ class Upstreams:
         if settings.upstream_stock_url is None:
             return cls()
         from .http import UpstreamConfig
+        from .tokens import ClientCredentials
 
         url, required = str(settings.upstream_stock_url), settings.upstream_stock_required
-        return cls([UpstreamConfig.from_settings(settings, "stock", url, required=required)])
+        token: ClientCredentials | None = None
+        token_url = settings.upstream_stock_token_url
+        client_id, secret = settings.upstream_stock_client_id, settings.upstream_stock_client_secret
+        if token_url and client_id and secret:  # all three or none (settings.py checks)
+            token = ClientCredentials(
+                str(token_url),
+                client_id,
+                secret,
+                settings.upstream_stock_scopes,
+                settings.upstream_stock_client_auth,
+            )
+        stock = UpstreamConfig.from_settings(settings, "stock", url, required=required, token=token)
+        return cls([stock])
 
     def open(self) -> None:
         """Create a client (connection pool and breaker) for each configured upstream."""
