@@ -22,7 +22,8 @@ file. The medians and the ratios to bare are printed; on a shared machine read t
 
 ``--default`` and ``--no-db`` take projects already rendered and synced (``uv sync``), to
 measure a change without rendering again; otherwise both are rendered from the committed
-template (HEAD) and synced without dev dependencies.
+template (HEAD) and synced without dev dependencies. ``--also NAME=PROJECT`` adds a project
+(another build, say) to the same rounds.
 """
 
 from __future__ import annotations
@@ -156,20 +157,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="interleaved rounds")
     parser.add_argument("--default", type=Path, help="a rendered, synced project of the default answers")
     parser.add_argument("--no-db", type=Path, help="a rendered, synced project with database=none")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=PROJECT",
+                        help="one more rendered, synced project in the same rounds (a build to compare)")
     args = parser.parse_args()
     projects = {
         "default": args.default or render(Path(tempfile.mkdtemp(prefix="shipshape-bench-")), {}),
         "no database": args.no_db
         or render(Path(tempfile.mkdtemp(prefix="shipshape-bench-")), {"database": "none"}),
     }
+    projects |= {name: Path(path) for name, path in (also.split("=", 1) for also in args.also)}
     bare_dir = write_bare_app(Path(tempfile.mkdtemp(prefix="shipshape-bench-")))
     result = measure(projects, bare_dir, args.runs)
     bare_s, bare_cpu, bare_mb = result["bare"]
     print(f"\nstart to /readyz 200 (wall and CPU seconds) and idle RSS, median of {args.runs} "
           f"interleaved rounds, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    print(f"{'server':<14}{'start s':>9}{'vs bare':>9}{'CPU s':>8}{'vs bare':>9}{'RSS MB':>8}{'vs bare':>9}")
+    width = max(len(server) for server in result) + 2
+    print(f"{'server':<{width}}{'start s':>9}{'vs bare':>9}{'CPU s':>8}{'vs bare':>9}{'RSS MB':>8}{'vs bare':>9}")
     for server, (seconds, cpu, mb) in result.items():
-        print(f"{server:<14}{seconds:>9.3f}{seconds / bare_s:>8.2f}x{cpu:>8.2f}{cpu / bare_cpu:>8.2f}x"
+        print(f"{server:<{width}}{seconds:>9.3f}{seconds / bare_s:>8.2f}x{cpu:>8.2f}{cpu / bare_cpu:>8.2f}x"
               f"{mb:>8.0f}{mb / bare_mb:>8.2f}x")
 
 
