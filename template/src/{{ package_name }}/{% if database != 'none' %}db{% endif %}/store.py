@@ -79,6 +79,8 @@ def _revisions(connection: Connection) -> set[str]:
 
 
 async def _at_heads(engine: AsyncEngine, heads: frozenset[str]) -> bool:
-    """True when the database's Alembic revisions are exactly ``heads`` (and heads are known)."""
+    """True when the database's Alembic revisions are ``heads`` (False when heads are unknown)."""
+    if not heads:
+        return False
     async with engine.connect() as conn:
-        return bool(heads) and await conn.run_sync(_revisions) == heads
+        return await conn.run_sync(_revisions) == heads
