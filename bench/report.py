@@ -10,10 +10,10 @@ In one run, on this machine:
    project's own ``pytest``: its default tier (its wall time, and copy-to-green in all), then
    every tier (``-m "slow or not slow"``, as its CI runs). The uv cache is warmed by a first,
    unmeasured copy-and-sync of the default answers;
-3. service start (``python -m <package>``) to the first ``/readyz`` 200, and the idle RSS of
-   the one worker a second later, median of ``--runs``, beside a bare FastAPI app: for the
-   default answers (an embedded SQLite file that migrates itself at start) and without a
-   database;
+3. service start (``python -m <package>``) to the first ``/readyz`` 200 (wall and CPU time),
+   and the idle RSS of the one worker a second later, median of ``--runs`` rounds interleaved
+   with a bare FastAPI app (``bench/startup.py``, which also runs on its own): for the default
+   answers (an embedded SQLite file, migrated at start when behind) and without a database;
 4. throughput, p50 and p99 under wrk, everything on (JSON access log, metrics, tracing to a
    local OTLP sink) vs the bare app with the same handlers, rounds interleaved
    (``bench/http_overhead.py`` does the serving and the measuring): ``GET /items/{id}`` at 100%
@@ -39,12 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import copier
-import httpx
 from plumbum import local
 
 BENCH = Path(__file__).resolve().parent
@@ -53,6 +51,7 @@ sys.path[:0] = [str(BENCH), str(ROOT / "tests")]
 
 import copy_time  # (bench/copy_time.py: the committed snapshot of the template)
 import http_overhead  # (bench/http_overhead.py: bare app, serving, wrk)
+import startup  # (bench/startup.py: start to /readyz 200 and idle RSS beside bare FastAPI)
 from conftest import BASE_ANSWERS, OPTION_SETS  # (the option sets the tests use)
 
 UV = str(Path(sys.executable).with_name("uv")) if Path(sys.executable).with_name("uv").exists() else "uv"
@@ -119,61 +118,6 @@ def to_green(src: Path) -> dict[str, dict[str, float]]:
         result[name] = {"copy": copy_s, "sync": sync_s, "suite": suite_s, "all": all_s}
         print(f"{name}: {result[name]}", file=sys.stderr)
     return result
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_to_ready(cmd: list[str], cwd: Path, url: Callable[[int], str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from spawn to the first 200 from ``url(port)``; RSS one second later (MB)."""
-    port = http_overhead.free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [part.replace("{port}", str(port)) for part in cmd],
-        cwd=cwd,
-        env={**env, **{k: v.replace("{port}", str(port)) for k, v in env.items()}},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{cmd} exited with {process.returncode}")
-            try:
-                if httpx.get(url(port), timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.005)
-        ready = time.perf_counter() - started
-        time.sleep(1)
-        return ready, rss_mb(process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def startup(project: Path, workdir: Path, runs: int, *, bare: bool) -> dict[str, tuple[float, float]]:
-    python = str(project / ".venv" / "bin" / "python")
-    package = BASE_ANSWERS["package_name"]
-    prefix = package.upper() + "_"
-    service = ([python, "-m", package], project, lambda p: f"http://127.0.0.1:{p}/readyz",
-               clean_env(**{f"{prefix}PORT": "{port}"}))
-    bare_app = ([python, "-m", "uvicorn", "bare_app:app", "--port", "{port}", "--log-level", "warning"],
-                workdir, lambda p: f"http://127.0.0.1:{p}/docs", clean_env())
-    samples: dict[str, list[tuple[float, float]]] = {"service": [], **({"bare": []} if bare else {})}
-    for _ in range(runs):  # interleaved
-        samples["service"].append(start_to_ready(*service))
-        if bare:
-            samples["bare"].append(start_to_ready(*bare_app))
-    return {
-        name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
-        for name, values in samples.items()
-    }
 
 
 def redis_answers() -> bool:
@@ -261,8 +205,8 @@ def main() -> None:
     default_dir = Path(tempfile.mkdtemp(prefix="shipshape-bench-"))
     default_project = http_overhead.render(default_dir, "sqlite")
     print("start-up ...", file=sys.stderr)
-    starts = startup(default_project, default_dir, args.runs, bare=True)
-    starts_none = startup(project, workdir, args.runs, bare=False)
+    starts = startup.measure({"default": default_project, "no database": project},
+                             startup.write_bare_app(default_dir), args.runs)
     print("throughput ...", file=sys.stderr)
     http, store = throughput(project, workdir, args)
 
@@ -280,15 +224,16 @@ def main() -> None:
         rows.append((f"generated `pytest` (default tier) wall time, {name}", f"{t['suite']:.1f} s", "< 20 s"))
     for name, t in green.items():
         rows.append((f"generated suite, every tier (-m 'slow or not slow'), {name}", f"{t['all']:.1f} s", "-"))
-    rows += [
-        ("service start to /readyz 200, default answers (SQLite, migrates at start)",
-         f"{starts['service'][0]:.2f} s", "<= 0.6 s"),
-        ("service start to /readyz 200, no database", f"{starts_none['service'][0]:.2f} s", "<= 0.6 s"),
-        ("  bare FastAPI start to first 200", f"{starts['bare'][0]:.2f} s", "-"),
-        ("idle RSS, one worker, default answers", f"{starts['service'][1]:.0f} MB", "<= 70 MB"),
-        ("idle RSS, one worker, no database", f"{starts_none['service'][1]:.0f} MB", "<= 70 MB"),
-        ("  bare FastAPI idle RSS", f"{starts['bare'][1]:.0f} MB", "-"),
-    ]
+    bare_s, bare_cpu, bare_mb = starts["bare"]
+    for name, label, target in (("default", "default answers (SQLite file)", "<= 1.3x bare"),
+                                ("no database", "no database", "-")):
+        wall, cpu, _ = starts[name]
+        rows.append((f"service start to /readyz 200, {label}: wall (vs bare), CPU (vs bare)",
+                     f"{wall:.2f} s ({wall / bare_s:.2f}x), {cpu:.2f} s ({cpu / bare_cpu:.2f}x)", target))
+    rows.append(("  bare FastAPI start to /readyz 200: wall, CPU", f"{bare_s:.2f} s, {bare_cpu:.2f} s", "-"))
+    for name, label in (("default", "default answers"), ("no database", "no database")):
+        rows.append((f"idle RSS, one worker, {label}", f"{starts[name][2]:.0f} MB", "<= 70 MB"))
+    rows.append(("  bare FastAPI idle RSS", f"{bare_mb:.0f} MB", "-"))
     bare = http["bare"]
     rows.append(("GET /items/{id}, bare FastAPI: req/s, p50, p99",
                  f"{bare['rps']:.0f}, {bare['p50']:.2f} ms, {bare['p99']:.2f} ms", "-"))
