@@ -23,6 +23,35 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 local.env["PATH"] = os.environ["PATH"]
 
+# Debian tools a few tests need, with what they check. `.ci/run` installs them and sets
+# SHIPSHAPE_REQUIRE_TOOLS=1, so there a missing one fails its tests; elsewhere (a fresh
+# machine) only those tests skip, and the run's header names what is missing.
+REQUIRE_TOOLS = os.environ.get("SHIPSHAPE_REQUIRE_TOOLS") == "1"
+OPTIONAL_TOOLS = {
+    "promtool": "Debian's prometheus: the SLO rule checks",
+    "dockerd": "Debian's docker.io, with debootstrap and root: the container tier",
+    "debootstrap": "Debian's debootstrap: the container tier's stand-in base images",
+}
+
+
+def missing_tool(tool: str, detail: str = "") -> None:
+    """Fail (under .ci/run) or skip the test: ``tool`` is not on this machine."""
+    message = f"{tool} is not available ({OPTIONAL_TOOLS[tool]}){detail}"
+    if REQUIRE_TOOLS:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pytest_report_header() -> str | None:
+    missing = [tool for tool in OPTIONAL_TOOLS if not shutil.which(tool, path=TOOL_PATH)]
+    if not missing:
+        return None
+    names = "; ".join(f"{tool} ({OPTIONAL_TOOLS[tool]})" for tool in missing)
+    return f"not installed, so their tests skip: {names}. .ci/run installs them."
+
+
+TOOL_PATH = os.pathsep.join([os.environ["PATH"], "/usr/sbin", "/sbin"])
+
 # Every question's answer, spelled out, so a test says only what it changes.
 BASE_ANSWERS: dict[str, Any] = {
     "project_name": "Orders Service",

@@ -8,6 +8,7 @@ set apart from names, ports and the Python version, which the artifact tier chec
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ import engine
 import httpx
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, free_port, render, wait_ready
+from conftest import (
+    BASE_ANSWERS,
+    TOOL_PATH,
+    free_port,
+    missing_tool,
+    render,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -30,6 +38,9 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 @pytest.fixture(scope="module", name="engine_ready")
 def _engine_ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Our dockerd answering (started here when it was not running, and stopped after)."""
+    for tool in ("dockerd", "debootstrap"):
+        if not shutil.which(tool, path=TOOL_PATH):
+            missing_tool(tool)
     try:
         started = engine.start_engine(tmp_path_factory.mktemp("dockerd") / "dockerd.log")
     except engine.EngineUnavailable as exc:

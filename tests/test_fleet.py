@@ -28,6 +28,7 @@ from conftest import (
     answers_of,
     clean_env,
     free_port,
+    missing_tool,
     render,
     run,
     uv_bin,
@@ -60,7 +61,8 @@ def _npm_bin() -> Path:
 def promtool() -> str:
     found = shutil.which("promtool")
     if not found:
-        pytest.fail("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+        missing_tool("promtool")
+    assert found is not None
     return found
 
 
