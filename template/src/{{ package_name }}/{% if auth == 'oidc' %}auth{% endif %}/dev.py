@@ -66,7 +66,7 @@ def dev_token(
     """A token signed by the dev key, for this service's audience."""
     kid, _ = dev_key(settings.auth_dev_key_file)
     now = int(time.time())
-    claims = {"iss": DEV_ISSUER, "aud": settings.auth_audience, "sub": subject}
+    claims: dict[str, object] = {"iss": DEV_ISSUER, "aud": settings.auth_audience, "sub": subject}
     claims |= {"iat": now, "nbf": now, "exp": now + int(ttl), "scope": " ".join(scopes)}
     key = _private_key(settings.auth_dev_key_file)
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
@@ -84,7 +84,7 @@ def dev_token_command(argv: list[str]) -> int:
     except ValidationError as exc:
         parser.error(f"invalid settings: {exc.error_count()} error(s); `serve` names them")
     if not trusts_dev_key(settings):
-        parser.error(f"APP_ENV={settings.app_env}: the dev key is trusted in development and test only")
+        parser.error(f"APP_ENV={settings.app_env}: the dev key is trusted in development and test")
     scopes = [scope for given in args.scope for scope in given.split()]
     print(dev_token(settings, scopes, subject=args.subject, ttl=args.ttl))
     return 0

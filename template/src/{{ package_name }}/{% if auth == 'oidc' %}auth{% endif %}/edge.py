@@ -73,8 +73,10 @@ class AuthMiddleware:
         elif len(values) == 1:
             status, error, detail = 401, "invalid_request", "Use the Bearer scheme."
         headers = {"WWW-Authenticate": _challenge(self.realm, error, detail)}
-        reply = problem_response(status, detail, request_id=state.get("request_id"), headers=headers)
-        await reply(scope, receive, send)
+        request_id = state.get("request_id")
+        await problem_response(status, detail, request_id=request_id, headers=headers)(
+            scope, receive, send
+        )
 
 
 async def authorize(
@@ -107,8 +109,7 @@ def auth_refusals(settings: Settings) -> list[str]:
 
 @asynccontextmanager
 async def open_auth(settings: Settings, registry: HealthRegistry) -> AsyncIterator[Verifier]:
-    """The verifier: the issuer's keys through an ``oidc`` upstream client, the dev key outside
-    production; its readiness check reports the issuer."""
+    """The verifier: issuer keys via an ``oidc`` upstream client, plus the dev key in development."""
     fixed = {}
     if trusts_dev_key(settings):
         kid, key = dev_key(settings.auth_dev_key_file)
