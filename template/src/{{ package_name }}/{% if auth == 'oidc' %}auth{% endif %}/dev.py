@@ -61,22 +61,21 @@ def dev_key(path: Path) -> tuple[str, jwt.PyJWK]:
 
 
 def dev_token(
-    settings: Settings, scopes: list[str], *, subject: str = "developer", ttl: float = 3600
+    key_file: Path, audience: str, scopes: list[str], *, subject: str = "dev", ttl: float = 3600
 ) -> str:
-    """A token signed by the dev key, for this service's audience."""
-    kid, _ = dev_key(settings.auth_dev_key_file)
+    """A token signed by the dev key in ``key_file``, for ``audience``."""
+    kid, _ = dev_key(key_file)
     now = int(time.time())
-    claims: dict[str, object] = {"iss": DEV_ISSUER, "aud": settings.auth_audience, "sub": subject}
+    claims: dict[str, object] = {"iss": DEV_ISSUER, "aud": audience, "sub": subject}
     claims |= {"iat": now, "nbf": now, "exp": now + int(ttl), "scope": " ".join(scopes)}
-    key = _private_key(settings.auth_dev_key_file)
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
+    return jwt.encode(claims, _private_key(key_file), algorithm="ES256", headers={"kid": kid})
 
 
 def dev_token_command(argv: list[str]) -> int:
     """``dev-token --scope items:write``: print a token the service trusts in development."""
     parser = argparse.ArgumentParser(prog=f"{__package__} dev-token", description=__doc__)
     parser.add_argument("--scope", action="append", default=[], help="repeat, or space-separated")
-    parser.add_argument("--subject", default="developer")
+    parser.add_argument("--subject", default="dev")
     parser.add_argument("--ttl", type=float, default=3600, help="seconds the token is valid")
     args = parser.parse_args(argv)
     try:
@@ -86,5 +85,6 @@ def dev_token_command(argv: list[str]) -> int:
     if not trusts_dev_key(settings):
         parser.error(f"APP_ENV={settings.app_env}: the dev key is trusted in development and test")
     scopes = [scope for given in args.scope for scope in given.split()]
-    print(dev_token(settings, scopes, subject=args.subject, ttl=args.ttl))
+    key_file, audience = settings.auth_dev_key_file, settings.auth_audience
+    print(dev_token(key_file, audience, scopes, subject=args.subject, ttl=args.ttl))
     return 0

@@ -109,7 +109,7 @@ def auth_refusals(settings: Settings) -> list[str]:
 
 @asynccontextmanager
 async def open_auth(settings: Settings, registry: HealthRegistry) -> AsyncIterator[Verifier]:
-    """The verifier: issuer keys via an ``oidc`` upstream client, plus the dev key in development."""
+    """The verifier: issuer keys via an ``oidc`` upstream client, plus the dev key outside prod."""
     fixed = {}
     if trusts_dev_key(settings):
         kid, key = dev_key(settings.auth_dev_key_file)
