@@ -112,8 +112,11 @@ async def open_auth(settings: Settings, registry: HealthRegistry) -> AsyncIterat
     """The verifier: issuer keys via an ``oidc`` upstream client, plus the dev key outside prod."""
     fixed = {}
     if trusts_dev_key(settings):
-        kid, key = dev_key(settings.auth_dev_key_file)
-        fixed[kid] = (key, DEV_ISSUER)
+        try:
+            kid, key = dev_key(settings.auth_dev_key_file)
+            fixed[kid] = (key, DEV_ISSUER)
+        except OSError as exc:  # a read-only directory, say: no dev tokens, the rest works
+            structlog.get_logger(__name__).warning("auth.dev_key_unavailable", error=str(exc))
     async with AsyncExitStack() as stack:
         upstream = None
         if settings.auth_issuer is not None:
