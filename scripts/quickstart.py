@@ -25,12 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHONS = ("3.12", "3.13", "3.11")
 
 
-# What the quick start asks the running service: (method, path, JSON body).
-EXCHANGES: list[tuple[str, str, dict[str, object] | None]] = [
-    ("GET", "/readyz", None),
-    ("GET", "/info", None),
-    ("POST", "/items", {"name": "first item", "quantity": 2}),
-    ("POST", "/items", {"name": ""}),
+# What the quick start asks the running service: (method, path, JSON body, with the token).
+EXCHANGES: list[tuple[str, str, dict[str, object] | None, bool]] = [
+    ("GET", "/readyz", None, False),
+    ("GET", "/info", None, False),
+    ("POST", "/items", {"name": "first item", "quantity": 2}, True),
+    ("POST", "/items", {"name": ""}, True),
+    ("GET", "/items", None, False),  # no token: 401 (auth=oidc, the default)
+    ("GET", "/items", None, True),
 ]
 
 
@@ -169,9 +171,19 @@ def quickstart() -> int:
     try:
         if not ready(f"{base}/readyz", server):
             failure = f"the service did not answer {base}/readyz with 200 (its log is above)"
-        for method, path, body in [] if failure else EXCHANGES:
-            response = httpx.request(method, f"{base}{path}", json=body)
-            print(f"{method} {path} -> {response.status_code} {response.text}")
+        # A token from the service's dev key (trusted in development only), as its README shows.
+        auth: dict[str, str] = {}
+        if not failure and answers.get("auth", "oidc") == "oidc":
+            cmd = [str(dst / ".venv" / "bin" / "python"), "-m", package, "dev-token", "--scope", "items:read items:write"]
+            print("$", " ".join(cmd[2:]), flush=True)
+            minted = subprocess.run(cmd, cwd=dst, env=env, capture_output=True, text=True, check=False)
+            if minted.returncode:
+                failure = f"dev-token failed: {minted.stderr.strip()}"
+            auth = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+        for method, path, body, with_token in [] if failure else EXCHANGES:
+            response = httpx.request(method, f"{base}{path}", json=body, headers=auth if with_token else {})
+            shown = " (with the dev token)" if with_token and auth else ""
+            print(f"{method} {path}{shown} -> {response.status_code} {response.text}")
     except httpx.TransportError as error:
         failure = f"the service stopped answering ({error}; its log is above)"
     finally:

@@ -66,6 +66,7 @@ BASE_ANSWERS: dict[str, Any] = {
     "database": "postgres",
     "redis": True,
     "broker": "none",
+    "auth": "oidc",
 }
 
 # A generated project's pytest, every tier: its default run leaves out the tests marked slow
@@ -84,6 +85,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "description": 'Bills "customers" \\ monthly: a description with quotes & backslashes',
         "ci_provider": "gitlab",
         "database": "none",
+        "auth": "none",
     },
     "py313-inventory": {
         "project_name": "Inventory",

@@ -54,6 +54,7 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("ci_provider", "jenkins", "'jenkins' is not one of: github, gitlab"),
     ("database", "mysql", "'mysql' is not one of: postgres, none"),
     ("broker", "kafka", "'kafka' is not one of: none, rabbitmq, redis, nats"),
+    ("auth", "basic", "'basic' is not one of: oidc, none"),
 ]
 
 # Answers refused only together: (answers, the question that refuses, its message).

@@ -1,4 +1,4 @@
-"""``python -m <package> [serve|migrate]``: run the service with uvicorn, or a store command."""
+"""``python -m <package> [serve|migrate|dev-token|...]``: serve with uvicorn, or run a command."""
 
 import gc
 
@@ -27,7 +27,7 @@ from .observability.logging import configure_logging
 from .observability.tracing import TracingConfigError, configure_tracing, shutdown_tracing
 from .protocol import ProblemHttpToolsProtocol
 from .settings import get_settings
-from .stores import COMMANDS
+from .stores import COMMANDS, COMMANDS_WITH_OPTIONS
 
 logger = structlog.get_logger(f"{__package__}.server")
 
@@ -124,8 +124,13 @@ def serve() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", *COMMANDS])
-    parsed = parser.parse_args(argv)
+    commands = ["serve", *COMMANDS, *COMMANDS_WITH_OPTIONS]
+    parser.add_argument("command", nargs="?", default="serve", choices=commands)
+    parsed, options = parser.parse_known_args(argv)
+    if parsed.command in COMMANDS_WITH_OPTIONS:
+        return COMMANDS_WITH_OPTIONS[parsed.command](options)
+    if options:
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     if parsed.command in COMMANDS:
         gc.enable()
         return COMMANDS[parsed.command]()

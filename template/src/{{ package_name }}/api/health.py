@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import __version__
-from ..deps import SettingsDep
+from ..deps import OPERATIONS, SettingsDep
 from ..health import HealthRegistry, Lifecycle
 from ..problems import problem_response, problem_responses
 
@@ -39,7 +39,7 @@ async def readyz(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/info", summary="Build information")
+@router.get("/info", summary="Build information", dependencies=OPERATIONS)
 async def info(settings: SettingsDep) -> dict[str, str]:
     """Name, version, git commit and build time of the running build."""
     return {

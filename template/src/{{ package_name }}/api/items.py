@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from ..deps import ItemsDep, PageTotalsFlag
+from ..deps import AUTH_ERRORS, READ_ITEMS, WRITE_ITEMS, ItemsDep, PageTotalsFlag
 from ..idempotency import idempotency
 from ..models import Item, ItemCreate, ItemPage
 from ..problems import problem_responses
@@ -13,7 +13,7 @@ from ..problems import problem_responses
 router = APIRouter(
     prefix="/items",
     tags=["items"],
-    responses=problem_responses({422: "Invalid path, query or body"}),
+    responses=problem_responses({422: "Invalid path, query or body", **AUTH_ERRORS}),
 )
 
 
@@ -22,6 +22,7 @@ router = APIRouter(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses({400: "Bad body", 413: "Body too large", 422: "Invalid item"}),
     openapi_extra=idempotency("optional"),
+    dependencies=WRITE_ITEMS,
 )
 async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> Item:
     """Create an item; the Location header points at it."""
@@ -30,7 +31,9 @@ async def create_item(data: ItemCreate, items: ItemsDep, response: Response) -> 
     return item
 
 
-@router.get("/{item_id}", responses=problem_responses({404: "No such item"}))
+@router.get(
+    "/{item_id}", responses=problem_responses({404: "No such item"}), dependencies=READ_ITEMS
+)
 async def get_item(item_id: UUID, items: ItemsDep) -> Item:
     """Return one item by id."""
     item = await items.get(item_id)
@@ -39,7 +42,7 @@ async def get_item(item_id: UUID, items: ItemsDep) -> Item:
     return item
 
 
-@router.get("", response_model_exclude_none=True)
+@router.get("", response_model_exclude_none=True, dependencies=READ_ITEMS)
 async def list_items(
     items: ItemsDep,
     page_totals: PageTotalsFlag,

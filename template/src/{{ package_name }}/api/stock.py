@@ -7,14 +7,14 @@ import structlog
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ValidationError
 
-from ..deps import ItemsDep, UpstreamsDep
+from ..deps import AUTH_ERRORS, READ_ITEMS, ItemsDep, UpstreamsDep
 from ..problems import problem_responses
 from ..resilience import BreakerOpenError, UpstreamError, UpstreamTimeoutError
 
 router = APIRouter(
     prefix="/items",
     tags=["items"],
-    responses=problem_responses({422: "Invalid path, query or body"}),
+    responses=problem_responses({422: "Invalid path, query or body", **AUTH_ERRORS}),
 )
 
 logger = structlog.get_logger(__name__)
@@ -34,7 +34,9 @@ class _UpstreamStock(BaseModel):
     available: int
 
 
-@router.get("/{item_id}/stock", responses=problem_responses({404: "No such item"}))
+@router.get(
+    "/{item_id}/stock", responses=problem_responses({404: "No such item"}), dependencies=READ_ITEMS
+)
 async def get_stock(item_id: UUID, items: ItemsDep, upstreams: UpstreamsDep) -> Stock:
     """The item's available stock from the stock service, or a marked fallback when it is down."""
     item = await items.get(item_id)
