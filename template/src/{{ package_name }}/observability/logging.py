@@ -1,13 +1,8 @@
-"""Structured logging: one JSON object per line on stdout, for our logs and the stdlib's.
+"""Structured logging: one JSON object per line on stdout, for structlog's loggers and stdlib's.
 
-The service's own loggers (``structlog.get_logger(__name__)``) run structlog's native pipeline
-and write orjson bytes to the stream; records from stdlib loggers (uvicorn, libraries) go
-through one ``ProcessorFormatter`` that renders the same fields: timestamp (UTC), level,
-logger, event, the bound context variables (``request_id``) and the current span's
-``trace_id``/``span_id``. A stream that can no longer be written loses the line, never the
-request that logged it.
+A stream that can no longer be written loses the line, never the request that logged it.
 """
-
+import contextlib
 import functools
 import logging
 import sys
@@ -75,16 +70,12 @@ class _Guarded:
         self.binary = binary
 
     def write(self, data: bytes | str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.binary.write(data.encode("utf-8") if isinstance(data, str) else data)
-        except (OSError, ValueError):
-            return
 
     def flush(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.binary.flush()
-        except (OSError, ValueError):
-            return
 
 
 class _NamedBytesLogger(structlog.BytesLogger):
@@ -112,13 +103,8 @@ def configure_logging(
 ) -> None:
     """Configure structlog and the stdlib root logger once, at start-up.
 
-    Args:
-        level: minimum level name for every logger (``"INFO"``, ``"DEBUG"``, ...).
-        fmt: ``"json"`` for one JSON object per line, ``"console"`` for humans.
-        stream: binary stream the lines go to; standard output when not given.
-        cache_loggers: freeze each logger's pipeline on first use. Faster, but a logger
-            then keeps writing to the stream it first saw, so only the long-running server
-            turns it on (commands and tests that configure logging more than once do not).
+    ``cache_loggers`` freezes each logger's pipeline on first use: faster, but the logger keeps
+    the stream it first saw, so only the long-running server turns it on.
     """
     out = _Guarded(stream if stream is not None else sys.stdout.buffer)
     shared: list[Processor] = [

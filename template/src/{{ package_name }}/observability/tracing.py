@@ -1,13 +1,8 @@
 """OpenTelemetry tracing from the standard ``OTEL_*`` variables, on the SDK's public API.
 
-The SDK is imported only when tracing is on (``OTEL_SDK_DISABLED`` is not ``true``). Then the
-provider is the SDK's ``TracerProvider``, whose sampler comes from ``OTEL_TRACES_SAMPLER`` and
-``OTEL_TRACES_SAMPLER_ARG``, with a ``BatchSpanProcessor`` per exporter (the official OTLP/HTTP
-one, or console). An export that fails is the exporter's warning on the export thread; requests
-never wait for it. Names the service cannot honour are refused at start-up
-(``TracingConfigError``), where the SDK would log and carry on with a default.
+The SDK is imported only when tracing is on. Names the service cannot honour are refused at
+start-up (``TracingConfigError``), where the SDK would log and carry on with a default.
 """
-
 import contextlib
 import os
 from typing import TYPE_CHECKING
@@ -103,10 +98,7 @@ def _exporter(name: str) -> "SpanExporter | None":
 
 
 def _exporter_names() -> list[str]:
-    """``OTEL_TRACES_EXPORTER``; unset: ``otlp`` given an endpoint, else ``none``.
-
-    (The spec says otlp; retrying a collector that is not there helps nobody.)
-    """
+    """``OTEL_TRACES_EXPORTER``; unset: ``otlp`` given an endpoint, else ``none`` (spec: otlp)."""
     names = os.environ.get("OTEL_TRACES_EXPORTER", "").strip()
     if not names:
         endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -151,11 +143,9 @@ def configure_tracing(
 
 
 def instrument_httpx_client(client: "httpx.AsyncClient") -> None:
-    """Give one outbound client client spans and ``traceparent`` on every request.
+    """Give one outbound client client spans and ``traceparent`` (call it for any client you add).
 
-    Per client rather than patching httpx for the whole process: the instrumentation's import
-    alone took ~0.27 s of start-up, and a service without upstreams never needs it. The
-    upstream clients (``resilience/http.py``) call this; call it for any client you add.
+    Per client, not process-wide: importing the instrumentation costs ~0.27 s of start-up.
     """
     if not tracing_enabled():
         return
