@@ -23,10 +23,7 @@ _ERROR_METHODS = frozenset({"error", "exception", "critical"})
 
 
 def add_trace_context(_: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Put the current span's ids on the line (hex, as OTel writes them).
-
-    An error logged inside a recording span also marks that span as errored.
-    """
+    """Put the current span's ids on the line; an error logged in a span marks it errored."""
     span = trace.get_current_span()
     span_context = span.get_span_context()
     if span_context.is_valid:

@@ -113,10 +113,7 @@ def configure_tracing(
     environment: str,
     exporter: "SpanExporter | None" = None,
 ) -> "TracerProvider | None":
-    """Install a global tracer provider from the ``OTEL_*`` variables; None when disabled.
-
-    ``exporter`` replaces the ones the variables choose (tests pass an in-memory exporter).
-    """
+    """Install a global tracer provider from ``OTEL_*``; ``exporter`` replaces theirs (tests)."""
     if not tracing_enabled():
         return None
     _check_sampler()
