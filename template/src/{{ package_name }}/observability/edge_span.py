@@ -3,6 +3,7 @@
 One span, not the ASGI instrumentation's three (server, receive, send); a 5xx or a crash marks
 it errored.
 """
+
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any

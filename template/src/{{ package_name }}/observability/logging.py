@@ -2,6 +2,7 @@
 
 A stream that can no longer be written loses the line, never the request that logged it.
 """
+
 import contextlib
 import functools
 import logging
@@ -11,6 +12,7 @@ from typing import Any, BinaryIO, Literal
 import orjson
 import structlog
 from opentelemetry import trace
+from structlog.processors import ExceptionRenderer, JSONRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.types import EventDict, Processor, WrappedLogger
 
@@ -83,10 +85,6 @@ class _NamedBytesLogger(structlog.BytesLogger):
         self.name = name
 
 
-def _serialize(data: Any, **_: Any) -> bytes:
-    return orjson.dumps(data, default=str)
-
-
 def _serialize_str(data: Any, **_: Any) -> str:
     return orjson.dumps(data, default=str).decode()
 
@@ -118,11 +116,9 @@ def configure_logging(
         native = final
     else:
         # Tracebacks as structured data, never with local variables (they leak secrets).
-        exceptions = structlog.processors.ExceptionRenderer(
-            ExceptionDictTransformer(show_locals=False)
-        )
-        final = [exceptions, structlog.processors.JSONRenderer(serializer=_serialize_str)]
-        native = [exceptions, structlog.processors.JSONRenderer(serializer=_serialize)]
+        exceptions = ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        final = [exceptions, JSONRenderer(serializer=_serialize_str)]
+        native = [exceptions, JSONRenderer(serializer=orjson.dumps, default=str)]
 
     def factory(*args: Any) -> WrappedLogger:
         if fmt == "console":

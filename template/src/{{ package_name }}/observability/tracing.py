@@ -3,6 +3,7 @@
 The SDK is imported only when tracing is on. Names the service cannot honour are refused at
 start-up (``TracingConfigError``), where the SDK would log and carry on with a default.
 """
+
 import contextlib
 import os
 from typing import TYPE_CHECKING
