@@ -5,12 +5,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import httpx
 import stamina
 from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
 from .events import EVENTS, RetryScheduled
+
+T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -71,7 +74,7 @@ class RetryPolicy:
             return wait if wait <= min(self.retry_after_max, remaining) else False
         return isinstance(exc, TRANSIENT)
 
-    async def call[T](
+    async def call(
         self,
         fn: Callable[..., Awaitable[T]],
         /,
