@@ -1,7 +1,4 @@
-"""Flags from a flagd JSON file, evaluated by flagd's core (no gRPC import), polled for changes.
-
-A missing or broken file keeps the last good flags and puts the provider in the error state.
-"""
+"""Flags from a flagd JSON file, evaluated by flagd's core (no gRPC import), polled for changes."""
 
 import json
 import threading
@@ -20,7 +17,7 @@ Context = EvaluationContext | None
 
 
 class FlagFileProvider(AbstractProvider):
-    """An OpenFeature provider over one flagd JSON file (``{"flags": {...}}``)."""
+    """An OpenFeature provider over one flagd JSON file; a bad file keeps the last good flags."""
 
     def __init__(self, path: Path, poll_interval: float) -> None:
         super().__init__()

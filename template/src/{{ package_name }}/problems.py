@@ -97,9 +97,7 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(allowed) or None
 
 
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it
-        raise exc
+async def _http_exception(request: Request, exc: HTTPException) -> Response:
     detail = exc.detail if exc.detail != _reason(exc.status_code) else None
     headers = exc.headers
     if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and (allowed := _allowed_methods(request)):
@@ -109,9 +107,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered for it
-        raise exc
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = [
         {
             "field": ".".join(str(part) for part in err.get("loc", ())),
@@ -126,5 +122,5 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Render HTTP and validation errors as problem+json (unhandled errors: see middleware)."""
-    app.add_exception_handler(HTTPException, _http_exception)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.exception_handler(HTTPException)(_http_exception)
+    app.exception_handler(RequestValidationError)(_validation_error)

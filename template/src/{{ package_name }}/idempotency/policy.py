@@ -42,11 +42,9 @@ def idempotency(policy: Policy) -> dict[str, Any]:
 def policy_table(
     routes: Iterable[BaseRoute], default: Policy
 ) -> list[tuple[re.Pattern[str], frozenset[str], Policy]]:
-    """Each route's methods and policy, read from its ``openapi_extra`` (``x-idempotency-key``).
+    """Each route's methods and policy, from its ``openapi_extra`` (not the OpenAPI document).
 
-    Read from the routes, not from the OpenAPI document: building the document on a request's
-    path cost the first keyed request ~20 ms, and it suppresses a pydantic warning with
-    ``warnings.catch_warnings``, which is not thread-safe.
+    Building the document cost the first keyed request ~20 ms and is not thread-safe.
     """
     table: list[tuple[re.Pattern[str], frozenset[str], Policy]] = []
     for route in routes:

@@ -1,13 +1,7 @@
-"""The one server span of each request, started and finished by the edge middleware.
+"""The one server span of each request (HTTP semantic conventions), for the edge middleware.
 
-Through the tracing API only: ``tracer.start_span(kind=SERVER)`` with the parent extracted
-from the W3C ``traceparent``/``tracestate`` (and ``baggage``) headers, ``context.attach`` to
-make it current for the handler, logs and outbound calls, ``context.detach`` and ``end`` when
-the response is done. One span rather than the ASGI instrumentation's three (server, receive,
-send). It keeps the HTTP server semantic conventions: name ``"{method} {route}"``,
-``http.request.method``, ``http.route``, ``url.path``, ``url.scheme``,
-``http.response.status_code``, ``server.*``, ``network.protocol.version``; a 5xx or a crash
-marks it errored. Which paths are not traced (probes, scrapes) is the middleware's choice.
+One span, not the ASGI instrumentation's three (server, receive, send); a 5xx or a crash marks
+it errored.
 """
 
 from contextvars import Token

@@ -1,13 +1,9 @@
-"""Structured logging: one JSON object per line on stdout, for our logs and the stdlib's.
+"""Structured logging: one JSON object per line on stdout, for structlog's loggers and stdlib's.
 
-The service's own loggers (``structlog.get_logger(__name__)``) run structlog's native pipeline
-and write orjson bytes to the stream; records from stdlib loggers (uvicorn, libraries) go
-through one ``ProcessorFormatter`` that renders the same fields: timestamp (UTC), level,
-logger, event, the bound context variables (``request_id``) and the current span's
-``trace_id``/``span_id``. A stream that can no longer be written loses the line, never the
-request that logged it.
+A stream that can no longer be written loses the line, never the request that logged it.
 """
 
+import contextlib
 import functools
 import logging
 import sys
@@ -16,6 +12,7 @@ from typing import Any, BinaryIO, Literal
 import orjson
 import structlog
 from opentelemetry import trace
+from structlog.processors import ExceptionRenderer, JSONRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.types import EventDict, Processor, WrappedLogger
 
@@ -28,10 +25,7 @@ _ERROR_METHODS = frozenset({"error", "exception", "critical"})
 
 
 def add_trace_context(_: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Put the current span's ids on the line (hex, as OTel writes them).
-
-    An error logged inside a recording span also marks that span as errored.
-    """
+    """Put the current span's ids on the line; an error logged in a span marks it errored."""
     span = trace.get_current_span()
     span_context = span.get_span_context()
     if span_context.is_valid:
@@ -75,16 +69,12 @@ class _Guarded:
         self.binary = binary
 
     def write(self, data: bytes | str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.binary.write(data.encode("utf-8") if isinstance(data, str) else data)
-        except (OSError, ValueError):
-            return
 
     def flush(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.binary.flush()
-        except (OSError, ValueError):
-            return
 
 
 class _NamedBytesLogger(structlog.BytesLogger):
@@ -93,10 +83,6 @@ class _NamedBytesLogger(structlog.BytesLogger):
     def __init__(self, file: Any, name: str) -> None:
         super().__init__(file)
         self.name = name
-
-
-def _serialize(data: Any, **_: Any) -> bytes:
-    return orjson.dumps(data, default=str)
 
 
 def _serialize_str(data: Any, **_: Any) -> str:
@@ -112,13 +98,8 @@ def configure_logging(
 ) -> None:
     """Configure structlog and the stdlib root logger once, at start-up.
 
-    Args:
-        level: minimum level name for every logger (``"INFO"``, ``"DEBUG"``, ...).
-        fmt: ``"json"`` for one JSON object per line, ``"console"`` for humans.
-        stream: binary stream the lines go to; standard output when not given.
-        cache_loggers: freeze each logger's pipeline on first use. Faster, but a logger
-            then keeps writing to the stream it first saw, so only the long-running server
-            turns it on (commands and tests that configure logging more than once do not).
+    ``cache_loggers`` freezes each logger's pipeline on first use: faster, but the logger keeps
+    the stream it first saw, so only the long-running server turns it on.
     """
     out = _Guarded(stream if stream is not None else sys.stdout.buffer)
     shared: list[Processor] = [
@@ -135,11 +116,9 @@ def configure_logging(
         native = final
     else:
         # Tracebacks as structured data, never with local variables (they leak secrets).
-        exceptions = structlog.processors.ExceptionRenderer(
-            ExceptionDictTransformer(show_locals=False)
-        )
-        final = [exceptions, structlog.processors.JSONRenderer(serializer=_serialize_str)]
-        native = [exceptions, structlog.processors.JSONRenderer(serializer=_serialize)]
+        exceptions = ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        final = [exceptions, JSONRenderer(serializer=_serialize_str)]
+        native = [exceptions, JSONRenderer(serializer=orjson.dumps, default=str)]
 
     def factory(*args: Any) -> WrappedLogger:
         if fmt == "console":

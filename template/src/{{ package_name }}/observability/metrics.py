@@ -32,11 +32,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created serie
 
 
 class HttpStats:
-    """The request count, duration histogram and in-flight gauge the edge middleware feeds.
-
-    ``in_flight`` is a plain integer the middleware counts up and down; the gauge reads it at
-    scrape time. The labelled children are looked up once per label set and kept.
-    """
+    """Request count, duration and in-flight gauge (reading the ``in_flight`` integer at scrape)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.in_flight = 0

@@ -1,11 +1,7 @@
 """OpenTelemetry tracing from the standard ``OTEL_*`` variables, on the SDK's public API.
 
-The SDK is imported only when tracing is on (``OTEL_SDK_DISABLED`` is not ``true``). Then the
-provider is the SDK's ``TracerProvider``, whose sampler comes from ``OTEL_TRACES_SAMPLER`` and
-``OTEL_TRACES_SAMPLER_ARG``, with a ``BatchSpanProcessor`` per exporter (the official OTLP/HTTP
-one, or console). An export that fails is the exporter's warning on the export thread; requests
-never wait for it. Names the service cannot honour are refused at start-up
-(``TracingConfigError``), where the SDK would log and carry on with a default.
+The SDK is imported only when tracing is on. Names the service cannot honour are refused at
+start-up (``TracingConfigError``), where the SDK would log and carry on with a default.
 """
 
 import contextlib
@@ -103,10 +99,7 @@ def _exporter(name: str) -> "SpanExporter | None":
 
 
 def _exporter_names() -> list[str]:
-    """``OTEL_TRACES_EXPORTER``; unset: ``otlp`` given an endpoint, else ``none``.
-
-    (The spec says otlp; retrying a collector that is not there helps nobody.)
-    """
+    """``OTEL_TRACES_EXPORTER``; unset: ``otlp`` given an endpoint, else ``none`` (spec: otlp)."""
     names = os.environ.get("OTEL_TRACES_EXPORTER", "").strip()
     if not names:
         endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -121,10 +114,7 @@ def configure_tracing(
     environment: str,
     exporter: "SpanExporter | None" = None,
 ) -> "TracerProvider | None":
-    """Install a global tracer provider from the ``OTEL_*`` variables; None when disabled.
-
-    ``exporter`` replaces the ones the variables choose (tests pass an in-memory exporter).
-    """
+    """Install a global tracer provider from ``OTEL_*``; ``exporter`` replaces theirs (tests)."""
     if not tracing_enabled():
         return None
     _check_sampler()
@@ -151,11 +141,9 @@ def configure_tracing(
 
 
 def instrument_httpx_client(client: "httpx.AsyncClient") -> None:
-    """Give one outbound client client spans and ``traceparent`` on every request.
+    """Give one outbound client client spans and ``traceparent`` (call it for any client you add).
 
-    Per client rather than patching httpx for the whole process: the instrumentation's import
-    alone took ~0.27 s of start-up, and a service without upstreams never needs it. The
-    upstream clients (``resilience/http.py``) call this; call it for any client you add.
+    Per client, not process-wide: importing the instrumentation costs ~0.27 s of start-up.
     """
     if not tracing_enabled():
         return

@@ -1,8 +1,4 @@
-"""Calling other services safely: retries, circuit breakers, timeouts (see each module).
-
-The HTTP client (``.http``) and the retry policy (``.retry``) are imported only when an
-upstream is configured.
-"""
+"""Calling other services safely; ``.http`` and ``.retry`` load only once an upstream is set."""
 
 from .breaker import Breaker, BreakerOpenError
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError

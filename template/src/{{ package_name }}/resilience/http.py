@@ -12,7 +12,7 @@ import structlog
 from ..health import CheckWarning
 from ..observability.tracing import instrument_httpx_client
 from ..settings import Settings
-from .breaker import Breaker, BreakerOpenError
+from .breaker import Breaker
 from .errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from .retry import RETRYABLE_STATUSES, TRANSIENT, RetryableStatusError, RetryPolicy, is_retry_safe
 from .tokens import ClientCredentials, ClientCredentialsAuth
@@ -139,8 +139,6 @@ class Upstream:
                 return await attempt(request, upstream=self.name)
         except (RetryableStatusError, _ServerError) as exc:
             return exc.response
-        except BreakerOpenError:
-            raise
         except (TimeoutError, httpx.TimeoutException) as exc:
             detail = f"{type(exc).__name__} (budget {self.config.total_timeout:g}s)"
             raise UpstreamTimeoutError(self.name, detail) from exc

@@ -1,9 +1,4 @@
-"""Create the items table (the example resource).
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26
-"""
+"""Create the items table (the example resource)."""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""Create the idempotency_keys table (Idempotency-Key locks and stored responses).
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
-"""
+"""Create the idempotency_keys table (Idempotency-Key locks and stored responses)."""
 
 from collections.abc import Sequence
 
