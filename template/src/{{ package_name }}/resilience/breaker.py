@@ -7,7 +7,7 @@ from typing import Any
 
 import circuitbreaker
 
-from .events import EVENTS, BreakerRejected, BreakerStateChanged, BreakerStateName
+from .events import EVENTS, BreakerRejected, BreakerStateChanged, BreakerStateName, ResilienceEvents
 
 _STATES: dict[str, BreakerStateName] = {
     circuitbreaker.STATE_CLOSED: "closed",
@@ -35,12 +35,14 @@ class Breaker:
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
         is_failure: Callable[[BaseException], bool] = lambda _: True,
+        events: ResilienceEvents = EVENTS,
     ) -> None:
         if failure_threshold < 1 or reset_timeout <= 0:
             raise ValueError("failure_threshold must be >= 1 and reset_timeout > 0")
         self.name = name
         self.reset_timeout = reset_timeout
         self._is_failure = is_failure
+        self._events = events
         self._impl: Any = circuitbreaker.CircuitBreaker(
             failure_threshold=failure_threshold,
             recovery_timeout=reset_timeout,
@@ -72,7 +74,7 @@ class Breaker:
         """Raise ``BreakerOpenError`` now if a call would be refused (callers fail fast early)."""
         state = self.state
         if state == "open" or (state == "half_open" and self._trial_in_flight):
-            EVENTS.publish(BreakerRejected(self.name))
+            self._events.publish(BreakerRejected(self.name))
             raise BreakerOpenError(self.name, self.retry_in())
 
     @contextmanager
@@ -105,4 +107,4 @@ class Breaker:
     def _report(self, state: BreakerStateName) -> None:
         if state != self._reported:
             old, self._reported = self._reported, state
-            EVENTS.publish(BreakerStateChanged(self.name, old, state, self.failure_count))
+            self._events.publish(BreakerStateChanged(self.name, old, state, self.failure_count))
