@@ -99,6 +99,8 @@ def test_container_serves_then_drains_in_flight_requests_on_sigterm(image: dict[
         "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
         "-e", f"{PREFIX}PORT={port}", "-e", f"{PREFIX}SHUTDOWN_TIMEOUT=10",
+        # auth=oidc: the dev key on the tmpfs (the image is read-only), trusted in development.
+        "-e", f"{PREFIX}AUTH_DEV_KEY_FILE=/tmp/dev-key.pem",
         image["Tag"],
     )
     try:
@@ -108,10 +110,14 @@ def test_container_serves_then_drains_in_flight_requests_on_sigterm(image: dict[
         assert ids.stdout.split() == ["10001", "10001"]
         assert httpx.get(f"{base}/info").json()["git_commit"] == COMMIT
 
+        minted = engine.docker("exec", name, "python", "-m", PACKAGE, "dev-token", "--scope", "items:write")
+        token = minted.stdout.strip()
+
         # A request whose body is still arriving is in flight when SIGTERM comes.
         body = json.dumps({"name": "in flight", "quantity": 3}).encode()
         head = (
             f"POST /items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=15) as client:
