@@ -52,6 +52,13 @@ def pytest_report_header() -> str | None:
 
 TOOL_PATH = os.pathsep.join([os.environ["PATH"], "/usr/sbin", "/sbin"])
 
+def dev_token(project: Path, package: str, env: dict[str, str], scopes: str = "items:read items:write") -> dict[str, str]:
+    """An Authorization header with a token from the project's dev key (auth=oidc, the default)."""
+    mint = [str(project / ".venv" / "bin" / "python"), "-m", package, "dev-token", "--scope", scopes]
+    token = subprocess.run(mint, cwd=project, env=env, capture_output=True, text=True, check=True)
+    return {"Authorization": f"Bearer {token.stdout.strip()}"}
+
+
 # Every question's answer, spelled out, so a test says only what it changes.
 BASE_ANSWERS: dict[str, Any] = {
     "project_name": "Orders Service",

@@ -27,6 +27,7 @@ from conftest import (
     REPO,
     answers_of,
     clean_env,
+    dev_token,
     free_port,
     missing_tool,
     render,
@@ -573,12 +574,7 @@ def _scraped(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         try:
             base = f"http://127.0.0.1:{port}"
             assert wait_ready(base, 60), f"{name}: the service never answered /readyz with 200"
-            auth = {}
-            if answers.get("auth", "oidc") == "oidc":  # a dev token, from the key the service trusts
-                mint = [str(project / ".venv" / "bin" / "python"), "-m", answers["package_name"],
-                        "dev-token", "--scope", "items:read items:write"]
-                token = subprocess.run(mint, cwd=project, env=env, capture_output=True, text=True, check=True)
-                auth = {"Authorization": f"Bearer {token.stdout.strip()}"}
+            auth = dev_token(project, answers["package_name"], env) if answers["auth"] == "oidc" else {}
             item = httpx.post(f"{base}/items", json={"name": "scrape"}, headers=auth, timeout=10).json()
             httpx.get(f"{base}/items/{item['id']}/stock", headers=auth, timeout=30)
             httpx.get(f"{base}/no-such-route", timeout=10)

@@ -20,6 +20,7 @@ from conftest import (
     GENERATED_PYTEST,
     OPTION_SETS,
     clean_env,
+    dev_token,
     free_port,
     render,
     run,
@@ -112,12 +113,15 @@ def test_rendered_service_starts_logs_json_and_stops_on_sigterm(projects: dict[s
         assert wait_ready(base, 30), "service never answered /readyz with 200"
         flags = httpx.get(f"{base}/readyz").json()["checks"]["flags"]["detail"]
         assert flags == {"provider": "file:flags/flags.json", "state": "READY"}
-        assert "quantity_total" not in httpx.get(f"{base}/items").json()
+        auth = dev_token(project, package, env)
+        listing = httpx.get(f"{base}/items", headers=auth)
+        assert listing.status_code == 200
+        assert "quantity_total" not in listing.json()
         info = httpx.get(f"{base}/info").json()
         assert info["name"] == BASE_ANSWERS["project_slug"]
-        created = httpx.post(f"{base}/items", json={"name": "x"}, headers={"X-Request-ID": "tpl-1"})
+        created = httpx.post(f"{base}/items", json={"name": "x"}, headers={"X-Request-ID": "tpl-1", **auth})
         assert created.status_code == 201
-        bad = httpx.post(f"{base}/items", content=b"{not json", headers={"content-type": "application/json"})
+        bad = httpx.post(f"{base}/items", content=b"{not json", headers={"content-type": "application/json", **auth})
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
 
