@@ -52,6 +52,7 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
         for prompt in (
             "Database for the service",
             "Use Redis for shared state",
+            "Inbound authentication",
             "Message broker for events",
         ):
             child.expect(prompt)
@@ -67,5 +68,6 @@ def test_questionnaire_rejects_a_bad_package_name_then_accepts_a_good_one(
     assert answers["http_port"] == 8081  # asked as text, recorded and rendered as a number
     assert "port: int = Field(default=8081," in (dst / "src" / "labels_core" / "settings.py").read_text()
     assert answers["ci_provider"] == "github"
+    assert answers["auth"] == "oidc"
     assert (dst / "src" / "labels_core" / "app.py").is_file()
     assert not (dst / "src" / "logging").exists()
